@@ -1,0 +1,3 @@
+"""coordetect: find groups of social-media accounts that one operator runs."""
+
+__version__ = "0.1.0"
