@@ -1,0 +1,212 @@
+"""The ``coordetect`` command line: the only place that prints or exits.
+
+Exit status (contract): 0 success; 2 bad arguments or unreadable/invalid input,
+with one line on stderr naming the file, row or column and what was expected;
+1 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from detector import __version__
+from detector.errors import ConfigError, CoordetectError, InputError, UsageError
+
+log = logging.getLogger("coordetect")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors share one exit path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _peak_memory_mib() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    """Compute one co-action network and write it by the output's extension."""
+    import polars as pl
+
+    from detector.config import load_config
+    from detector.graphs import network_suffix, write_network
+    from detector.io import atomic_path, read_dataset
+    from features.coaction import coaction_network
+
+    out = Path(args.out)
+    network_suffix(out)  # refuse an unknown output type before any work
+    config = load_config(args.config).coaction
+    window_s = config.window_s if args.window is None else args.window
+    min_weight = config.min_weight if args.min_weight is None else args.min_weight
+    if window_s < 0 or min_weight < 1:
+        raise UsageError(f"--window must be >= 0 and --min-weight >= 1; got {window_s} and {min_weight}")
+    normalize_urls = config.normalize_urls and not args.raw_urls
+
+    started = time.perf_counter()
+    dataset = read_dataset(args.events, format=args.format)
+    read_s = time.perf_counter() - started
+    result = coaction_network(
+        dataset.events,
+        signal=args.signal,
+        window_s=window_s,
+        min_weight=min_weight,
+        max_actors_per_window=config.max_actors_per_window,
+        pairs_per_chunk=config.pairs_per_chunk,
+        normalize_urls=normalize_urls,
+        tracking_params=config.tracking_params,
+    )
+    network_s = time.perf_counter() - started - read_s
+    write_network(result.edges, out)
+    total_s = time.perf_counter() - started
+
+    record = {
+        "tool": "coordetect",
+        "version": __version__,
+        "command": "network",
+        "signal": args.signal,
+        "window_s": window_s,
+        "min_weight": min_weight,
+        "normalize_urls": normalize_urls,
+        "max_actors_per_window": config.max_actors_per_window,
+        "input": dataset.report.to_dict(),
+        "capped_events": result.capped_events,
+        "capped_objects": result.capped_objects,
+        "pairs": result.edges.height,
+        "accounts_linked": pl.concat([result.edges["source"], result.edges["target"]]).n_unique(),
+        "timings_s": {"read": round(read_s, 3), "network": round(network_s, 3), "total": round(total_s, 3)},
+        "peak_memory_mib": _peak_memory_mib(),
+        "output": str(out),
+    }
+    if args.record:
+        with atomic_path(Path(args.record)) as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if not args.quiet:
+        _print_network_summary(record, result.edges)
+    return EXIT_OK
+
+
+def _print_network_summary(record: dict, edges) -> None:
+    report = record["input"]
+    dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in {**report["dropped"], **report["rejected"]}.items() if v)
+    print(f"read {report['rows_read']:,} rows, kept {report['rows_kept']:,}" + (f" (dropped/rejected: {dropped})" if dropped else ""))
+    print(
+        f"{record['signal']} network, window {record['window_s']} s, min weight {record['min_weight']}: "
+        f"{record['pairs']:,} pairs among {record['accounts_linked']:,} accounts"
+        + (f"; {record['capped_events']:,} events on {record['capped_objects']:,} viral objects not paired" if record["capped_events"] else "")
+    )
+    if edges.height:
+        top = edges.sort(["weight", "source_events", "source"], descending=[True, True, False]).head(10)
+        print("strongest pairs (weight = distinct objects co-acted on):")
+        print(f"  {'source':<24} {'target':<24} {'weight':>7} {'events':>13} {'median gap':>11}")
+        for row in top.iter_rows(named=True):
+            events = f"{row['source_events']}/{row['target_events']}"
+            print(f"  {row['source'][:24]:<24} {row['target'][:24]:<24} {row['weight']:>7} {events:>13} {row['median_gap_s']:>9.1f} s")
+    t = record["timings_s"]
+    print(f"wrote {record['output']} in {t['total']:.2f} s (read {t['read']:.2f} s, network {t['network']:.2f} s), peak memory {record['peak_memory_mib']:.0f} MiB")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Write a synthetic data set with ground truth."""
+    from detector.simulate import simulate, write_simulation
+
+    sim = simulate(args.scenario, n_accounts=args.accounts, seed=args.seed)
+    write_simulation(sim, Path(args.out))
+    if not args.quiet:
+        n_coordinated = sim.truth["operator_id"].is_not_null().sum()
+        n_operators = sim.truth["operator_id"].n_unique() - (1 if sim.truth["operator_id"].null_count() else 0)
+        print(
+            f"scenario {args.scenario} (seed {args.seed}): {sim.events.height:,} events by {sim.accounts.height:,} accounts; "
+            f"{n_coordinated:,} coordinated accounts in {n_operators} operators -> {args.out}"
+        )
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print the contract's metrics for a scored DIR as JSON."""
+    from detector.evaluate import evaluate_dir
+
+    metrics = evaluate_dir(Path(args.dir), Path(args.truth))
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from detector.io import FORMATS
+
+    parser = _Parser(prog="coordetect", description="Detect coordinated account networks.")
+    parser.add_argument("--version", action="version", version=f"coordetect {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress and details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    net = sub.add_parser("network", parents=[common], help="compute one co-action network and write it to a file")
+    net.add_argument("events", help="events file or folder (.parquet, .csv, .csv.gz, .jsonl, .ndjson, .jsonl.gz)")
+    net.add_argument("--signal", required=True, help="share, reply, quote, url, hashtag, text, or another action in the data (like, follow, ...)")
+    net.add_argument("--window", type=int, default=None, help="seconds; events at most this far apart co-act (default: config, 60)")
+    net.add_argument("--min-weight", type=int, default=None, help="keep pairs with at least this many distinct shared objects (default: config, 1)")
+    net.add_argument("--format", default="canonical", choices=FORMATS, help="input layout (default: canonical)")
+    net.add_argument("--config", default=None, help="TOML file overriding configs/default.toml key by key")
+    net.add_argument("--raw-urls", action="store_true", help="compare URLs as given, without normalisation")
+    net.add_argument("--record", default=None, help="also write the run record (counts, timings, memory) as JSON here")
+    net.add_argument("--out", required=True, help="output file: .parquet, .csv, .graphml or .gexf")
+    net.set_defaults(func=cmd_network)
+
+    sim = sub.add_parser("simulate", parents=[common], help="write a synthetic data set with ground truth")
+    sim.add_argument("--scenario", required=True, help="baseline, stealth, viral_noise, many_small, large_operator, organic_only or mixed")
+    sim.add_argument("--accounts", type=int, default=None, help="number of accounts (default: the scenario's)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--out", required=True, help="folder for events.parquet, accounts.parquet, truth.parquet")
+    sim.set_defaults(func=cmd_simulate)
+
+    ev = sub.add_parser("evaluate", parents=[common], help="compare a scored folder with ground truth; print metrics as JSON")
+    ev.add_argument("dir", help="a folder written by score (needs accounts.parquet)")
+    ev.add_argument("--truth", required=True, help="truth.parquet with account_id, operator_id, role")
+    ev.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (the console script exits with it)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"coordetect: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except (InputError, ConfigError, UsageError) as exc:
+        print(f"coordetect: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except CoordetectError as exc:
+        print(f"coordetect: error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("coordetect: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into exit 1
+        log.debug("internal error", exc_info=True)
+        print(f"coordetect: internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The co-action engine on tiny hand-made events with answers worked out by hand.
+
+The differential suite (test_coaction_toolkit.py) checks it against the
+coordination-network-toolkit; these pin down our own semantics.
+"""
+
+import datetime as dt
+import doctest
+
+import polars as pl
+import pytest
+
+import features.normalize
+from detector.errors import InputError
+from detector.schema import EVENTS, NETWORK, conform
+from features.coaction import coaction_network, signal_names
+
+T0 = dt.datetime(2021, 1, 8, 14, 0, tzinfo=dt.timezone.utc)
+
+
+def events(rows):
+    """rows: (account, seconds after T0, action, target, extra-columns dict)."""
+    frame = pl.DataFrame(
+        {
+            "account_id": [r[0] for r in rows],
+            "timestamp": [T0 + dt.timedelta(seconds=r[1]) for r in rows],
+            "action": [r[2] for r in rows],
+            "target": [r[3] for r in rows],
+            "text": [r[4].get("text") if len(r) > 4 else None for r in rows],
+            "urls": [r[4].get("urls", []) if len(r) > 4 else [] for r in rows],
+            "hashtags": [r[4].get("hashtags", []) if len(r) > 4 else [] for r in rows],
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC"), "target": pl.String, "text": pl.String, "urls": pl.List(pl.String), "hashtags": pl.List(pl.String)},
+    )
+    return conform(frame, EVENTS)
+
+
+def as_dict(result):
+    return {(r["source"], r["target"]): (r["weight"], r["source_events"], r["target_events"], r["median_gap_s"]) for r in result.edges.iter_rows(named=True)}
+
+
+SHARES = events(
+    [
+        ("a", 0, "share", "X"),
+        ("b", 30, "share", "X"),
+        ("c", 61, "share", "X"),  # 61 s after a: outside; 31 s after b: inside
+        ("b", 200, "share", "Y"),
+        ("a", 260, "share", "Y"),  # exactly 60 s: inside (inclusive)
+        ("a", 265, "share", "Y"),  # 65 s: outside
+        ("a", 900, "share", "Z"),
+        ("a", 901, "share", "Z"),  # an account never co-acts with itself
+    ]
+)
+
+
+def test_pairs_weights_events_and_gaps():
+    got = as_dict(coaction_network(SHARES, signal="share", window_s=60))
+    assert got == {("a", "b"): (2, 2, 2, 45.0), ("b", "c"): (1, 1, 1, 31.0)}
+
+
+def test_output_schema_and_order():
+    edges = coaction_network(SHARES, signal="share", window_s=60).edges
+    assert edges.schema == pl.Schema(NETWORK)
+    assert edges.select((pl.col("source") < pl.col("target")).all()).item()
+    assert edges.equals(edges.sort("source", "target"))
+
+
+def test_window_is_inclusive_and_zero_means_same_second():
+    assert ("a", "c") in as_dict(coaction_network(SHARES, signal="share", window_s=61))
+    tie = events([("a", 5, "share", "X"), ("b", 5, "share", "X"), ("c", 6, "share", "X")])
+    assert set(as_dict(coaction_network(tie, signal="share", window_s=0))) == {("a", "b")}
+
+
+def test_min_weight_filters_on_distinct_objects():
+    assert set(as_dict(coaction_network(SHARES, signal="share", window_s=60, min_weight=2))) == {("a", "b")}
+
+
+def test_weight_counts_objects_while_events_count_events():
+    repeated = events([("a", 0, "share", "X"), ("a", 10, "share", "X"), ("a", 20, "share", "X"), ("b", 15, "share", "X")])
+    assert as_dict(coaction_network(repeated, signal="share", window_s=60)) == {("a", "b"): (1, 3, 1, 5.0)}
+
+
+def test_chunked_pairing_gives_the_same_network():
+    one = coaction_network(SHARES, signal="share", window_s=60).edges
+    many = coaction_network(SHARES, signal="share", window_s=60, pairs_per_chunk=1).edges
+    assert one.equals(many)
+
+
+def test_viral_cap_skips_crowded_windows_and_counts_them():
+    crowd = events([(f"u{i:02d}", i, "share", "VIRAL") for i in range(10)] + [("a", 0, "share", "Q"), ("b", 3, "share", "Q")])
+    result = coaction_network(crowd, signal="share", window_s=60, max_actors_per_window=5)
+    assert set(as_dict(result)) == {("a", "b")}
+    assert (result.capped_events, result.capped_objects) == (10, 1)
+    uncapped = coaction_network(crowd, signal="share", window_s=60)
+    assert uncapped.capped_events == 0 and uncapped.edges.height == 45 + 1
+
+
+def test_url_signal_normalises_unless_switched_off_and_skips_shares():
+    rows = events(
+        [
+            ("a", 0, "post", None, {"urls": ["https://www.Site.com/p/?utm_source=tw"]}),
+            ("b", 5, "post", None, {"urls": ["http://site.com/p"]}),
+            ("c", 6, "reply", "R1", {"urls": ["https://site.com/p"]}),
+            ("d", 7, "share", "S1", {"urls": ["https://site.com/p"]}),
+        ]
+    )
+    assert set(as_dict(coaction_network(rows, signal="url", window_s=60))) == {("a", "c")}
+    assert as_dict(coaction_network(rows, signal="url", window_s=60, normalize_urls=False)) == {}
+
+
+def test_one_event_with_two_matching_urls_counts_once():
+    rows = events([("a", 0, "post", None, {"urls": ["u1", "u2"]}), ("b", 1, "post", None, {"urls": ["u1", "u2", "u1"]})])
+    assert as_dict(coaction_network(rows, signal="url", window_s=60, normalize_urls=False)) == {("a", "b"): (2, 1, 1, 1.0)}
+
+
+def test_hashtag_and_text_signals():
+    rows = events(
+        [
+            ("a", 0, "post", None, {"hashtags": ["#Vote"], "text": "Vote NOW @x"}),
+            ("b", 9, "post", None, {"hashtags": ["vote"], "text": "vote   now"}),
+            ("c", 9, "share", "P", {"hashtags": ["vote"], "text": "vote now"}),
+        ]
+    )
+    assert set(as_dict(coaction_network(rows, signal="hashtag", window_s=60))) == {("a", "b")}
+    assert set(as_dict(coaction_network(rows, signal="text", window_s=60))) == {("a", "b")}
+
+
+def test_other_actions_are_signals_of_their_own():
+    rows = events([("a", 0, "like", "P"), ("b", 2, "like", "P"), ("a", 0, "edit", "Page"), ("c", 4, "edit", "Page"), ("d", 4, "post", "ignored")])
+    assert signal_names(rows) == ["edit", "like"]
+    assert set(as_dict(coaction_network(rows, signal="like", window_s=60))) == {("a", "b")}
+    assert set(as_dict(coaction_network(rows, signal="edit", window_s=60))) == {("a", "c")}
+
+
+def test_unknown_signal_is_an_input_error_listing_what_exists():
+    with pytest.raises(InputError, match=r"unknown signal 'retweet'.*available here: share"):
+        coaction_network(SHARES, signal="retweet", window_s=60)
+
+
+def test_empty_input_gives_empty_network_with_schema():
+    empty = SHARES.clear()
+    result = coaction_network(empty, signal="share", window_s=60)
+    assert result.edges.is_empty() and result.edges.schema == pl.Schema(NETWORK)
+
+
+def test_normalize_docstring_examples_run():
+    assert doctest.testmod(features.normalize).failed == 0
