@@ -46,7 +46,7 @@ class CoactionConfig:
     window_s: int = _param(60, _int_at_least(0))
     min_weight: int = _param(1, _int_at_least(1))
     max_actors_per_window: int = _param(5000, _int_at_least(2))
-    pairs_per_chunk: int = _param(20_000_000, _int_at_least(1))
+    pairs_per_chunk: int = _param(5_000_000, _int_at_least(1))
     normalize_urls: bool = _param(True, _BOOL)
     tracking_params: tuple[str, ...] = _param(
         ("utm_*", "fbclid", "gclid", "igshid", "mc_cid", "mc_eid", "ref_src"), _STRINGS

@@ -135,7 +135,7 @@ def coaction_network(
     window_s: int,
     min_weight: int = 1,
     max_actors_per_window: int = 5000,
-    pairs_per_chunk: int = 20_000_000,
+    pairs_per_chunk: int = 5_000_000,
     normalize_urls: bool = True,
     tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS,
 ) -> CoactionResult:

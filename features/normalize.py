@@ -67,7 +67,7 @@ def normalize_text(text: pl.Expr) -> pl.Expr:
     """The coordination-network-toolkit's text key: lower-cased, @mentions removed, whitespace collapsed."""
     return (
         text.str.to_lowercase()
-        .str.replace_all(r"@[^\s\x1c-\x1f]*", "")
+        .str.replace_all(r"@\S*", "")
         .str.replace_all(_WS + "+", " ")
         .str.replace_all(r"^ | $", "")
     )

@@ -47,6 +47,7 @@ def test_hashtag_normalisation(raw, key):
         "@only",
         "Émoji 🎉 @x@y trailing @",
         "a\x1cb",
+        "a@m\x1fb c",
         "ÀÉÎ ünïcödé\u00a0nbsp",
         "שלום @user עולם",
     ],
