@@ -33,6 +33,7 @@ does the same for links and texts).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import polars as pl
@@ -52,11 +53,20 @@ _US_PER_S = 1_000_000
 
 @dataclass(frozen=True)
 class CoactionResult:
-    """One signal's network and what the viral cap left out."""
+    """One signal's network, what the viral cap left out, and (on request) the evidence behind it.
+
+    With ``keep_objects=True``: ``pair_objects`` has one row per pair and object
+    they co-acted on (``source, target, object, object_accounts, gap_s``: the
+    object's distinct actors in the whole input and the pair's closest gap on it),
+    and ``activity`` one row per account with its distinct ``objects`` and
+    ``events`` in this signal: what popularity weighting and the null model need.
+    """
 
     edges: pl.DataFrame
     capped_events: int
     capped_objects: int
+    pair_objects: pl.DataFrame | None = None
+    activity: pl.DataFrame | None = None
 
 
 def signal_names(events: pl.DataFrame) -> list[str]:
@@ -138,12 +148,14 @@ def coaction_network(
     pairs_per_chunk: int = 5_000_000,
     normalize_urls: bool = True,
     tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS,
+    keep_objects: bool = False,
 ) -> CoactionResult:
     """The co-action network of ``signal`` over canonical ``events`` (see the module docstring)."""
     check_signal(events, signal)
     rows = signal_events(events, signal, normalize_urls=normalize_urls, tracking_params=tracking_params).collect()
     accounts = rows.select(pl.col("account_id").unique().sort()).with_row_index("acc")
     window_us = window_s * _US_PER_S
+    rows = rows.with_columns(pl.col("object").cast(pl.Categorical).to_physical().alias("obj"))
     coded = (
         rows.lazy()
         .join(accounts.lazy(), on="account_id")
@@ -151,33 +163,63 @@ def coaction_network(
             "event",
             "acc",
             "ts",
-            pl.col("object").cast(pl.Categorical).to_physical().alias("obj"),
+            "obj",
             # Window 0 pairs exact ties only: one-microsecond buckets.
             (pl.col("ts") // max(window_us, 1)).alias("bucket"),
         )
         .with_columns(pl.col("acc").n_unique().over("obj", "bucket").alias("crowd"))
         .collect()
     )
+    objects = rows.select("obj", "object").unique("obj") if keep_objects else None
     del rows
     capped = coded.filter(pl.col("crowd") > max_actors_per_window)
     kept = coded.filter(pl.col("crowd") <= max_actors_per_window).drop("crowd")
+    if keep_objects:
+        degree = coded.group_by("obj").agg(pl.col("acc").n_unique().cast(pl.Int64).alias("object_accounts"))
+        activity = (
+            coded.group_by("acc")
+            .agg(pl.col("obj").n_unique().cast(pl.Int64).alias("objects"), pl.col("event").n_unique().cast(pl.Int64).alias("events"))
+            .join(accounts, on="acc")
+            .sort("acc")
+            .select("account_id", "objects", "events")
+        )
     del coded
 
     n_chunks = max(1, -(-_candidate_pairs(kept) // pairs_per_chunk))
     partials = [_pair_partials(left, following, window_us) for left, following in _chunks(kept, n_chunks)]
-    edges = _combine(partials, min_weight)
-    names = accounts.lazy()
+    edges, per_object = _combine(partials, min_weight)
     edges = (
-        edges.lazy()
-        .join(names.rename({"acc": "lo", "account_id": "source"}), on="lo", maintain_order="left")
-        .join(names.rename({"acc": "hi", "account_id": "target"}), on="hi", maintain_order="left")
+        _named_pairs(edges.lazy(), accounts)
         .select("source", "target", pl.lit(signal).alias("signal"), "weight", "source_events", "target_events", "median_gap_s")
         .collect()
     )
-    return CoactionResult(
+    result = CoactionResult(
         edges=edges.cast(NETWORK) if edges.height else empty_frame(NETWORK),
         capped_events=capped["event"].n_unique(),
         capped_objects=capped["obj"].n_unique(),
+    )
+    if not keep_objects:
+        return result
+    pair_objects = (
+        _named_pairs(per_object.lazy().join(degree.lazy(), on="obj").join(objects.lazy(), on="obj"), accounts)
+        .select(
+            "source",
+            "target",
+            pl.col("object").cast(pl.String),
+            "object_accounts",
+            (pl.col("gap_us") / _US_PER_S).cast(pl.Float64).alias("gap_s"),
+        )
+        .sort("source", "target", "object")
+        .collect()
+    )
+    return dataclasses.replace(result, pair_objects=pair_objects, activity=activity)
+
+
+def _named_pairs(pairs: pl.LazyFrame, accounts: pl.DataFrame) -> pl.LazyFrame:
+    """Replace integer pair codes ``lo``/``hi`` with account names ``source``/``target``."""
+    names = accounts.lazy()
+    return pairs.join(names.rename({"acc": "lo", "account_id": "source"}), on="lo", maintain_order="left").join(
+        names.rename({"acc": "hi", "account_id": "target"}), on="hi", maintain_order="left"
     )
 
 
@@ -231,19 +273,24 @@ def _pair_partials(left: pl.DataFrame, following: pl.DataFrame, window_us: int) 
     return per_object, events_lo, events_hi
 
 
-def _combine(partials: list[tuple[pl.DataFrame, ...]], min_weight: int) -> pl.DataFrame:
-    """Merge chunk partials into one row per pair (an object or event may span chunks)."""
-    per_object = pl.concat([p[0] for p in partials]).lazy().group_by("lo", "hi", "obj").agg(pl.col("gap_us").min())
+def _combine(partials: list[tuple[pl.DataFrame, ...]], min_weight: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Merge chunk partials into one row per pair (an object or event may span chunks).
+
+    Returns the pairs with ``weight >= min_weight`` and their (pair, object, closest gap) rows.
+    """
+    per_object = pl.concat([p[0] for p in partials]).group_by("lo", "hi", "obj").agg(pl.col("gap_us").min()).lazy()
     by_pair = per_object.group_by("lo", "hi").agg(
         pl.len().cast(pl.Int64).alias("weight"),
         (pl.col("gap_us").median() / _US_PER_S).cast(pl.Float64).alias("median_gap_s"),
     )
     source_events = pl.concat([p[1] for p in partials]).lazy().unique().group_by("lo", "hi").agg(pl.len().cast(pl.Int64).alias("source_events"))
     target_events = pl.concat([p[2] for p in partials]).lazy().unique().group_by("lo", "hi").agg(pl.len().cast(pl.Int64).alias("target_events"))
-    return (
+    edges = (
         by_pair.filter(pl.col("weight") >= min_weight)
         .join(source_events, on=["lo", "hi"])
         .join(target_events, on=["lo", "hi"])
         .sort("lo", "hi")
         .collect()
     )
+    kept_objects = per_object.join(edges.lazy().select("lo", "hi"), on=["lo", "hi"], how="semi").collect()
+    return edges, kept_objects

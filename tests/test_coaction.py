@@ -145,3 +145,17 @@ def test_empty_input_gives_empty_network_with_schema():
 
 def test_normalize_docstring_examples_run():
     assert doctest.testmod(features.normalize).failed == 0
+
+
+def test_keep_objects_returns_the_evidence_behind_each_pair():
+    result = coaction_network(SHARES, signal="share", window_s=60, keep_objects=True)
+    assert result.pair_objects.rows() == [("a", "b", "X", 3, 30.0), ("a", "b", "Y", 2, 60.0), ("b", "c", "X", 3, 31.0)]
+    assert result.activity.rows() == [("a", 3, 5), ("b", 2, 2), ("c", 1, 1)]
+    assert coaction_network(SHARES, signal="share", window_s=60).pair_objects is None
+
+
+def test_keep_objects_follows_min_weight_and_chunking():
+    one = coaction_network(SHARES, signal="share", window_s=60, min_weight=2, keep_objects=True)
+    many = coaction_network(SHARES, signal="share", window_s=60, min_weight=2, keep_objects=True, pairs_per_chunk=1)
+    assert one.pair_objects.equals(many.pair_objects)
+    assert set(one.pair_objects.select("source", "target").unique().rows()) == {("a", "b")}
