@@ -43,7 +43,7 @@ def cmd_network(args: argparse.Namespace) -> int:
     from detector.config import load_config
     from detector.graphs import network_suffix, write_network
     from detector.io import atomic_path, read_dataset
-    from features.coaction import coaction_network
+    from features.coaction import coaction_network, signal_columns
 
     out = Path(args.out)
     network_suffix(out)  # refuse an unknown output type before any work
@@ -55,7 +55,9 @@ def cmd_network(args: argparse.Namespace) -> int:
     normalize_urls = config.normalize_urls and not args.raw_urls
 
     started = time.perf_counter()
-    dataset = read_dataset(args.events, format=args.format)
+    # Only the columns this signal reads are parsed, and no account profiles are built: a
+    # large input then reads in a fraction of the time and memory (counts keep their meaning).
+    dataset = read_dataset(args.events, format=args.format, columns=signal_columns(args.signal), derive_accounts=False)
     read_s = time.perf_counter() - started
     result = coaction_network(
         dataset.events,

@@ -13,7 +13,7 @@ failed do we look for the first offending row to name it in the error.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import polars as pl
 
@@ -108,6 +108,22 @@ def _parse_text_times(s: pl.Series, extra_formats: Sequence[str]) -> pl.Series:
     return out
 
 
+def _whole_epoch_seconds(raw: pl.Series) -> pl.Series | None:
+    """Text that is all plain integer epoch seconds (the cntk layout's), parsed in one cast; None otherwise.
+
+    Gives exactly what the general path gives for such text, with a fraction of
+    its temporary columns; anything else (padding, fractions, ISO text, empty
+    strings, implausible values) returns None and takes the general path.
+    """
+    seconds = raw.cast(pl.Int64, strict=False)
+    if seconds.null_count() != raw.null_count() or seconds.null_count() == seconds.len():
+        return None
+    low, high = seconds.min(), seconds.max()
+    if not (-_MAX_EPOCH_S < low and high < _MAX_EPOCH_S):
+        return None
+    return (seconds * 1_000_000).cast(schema.TIMESTAMP)
+
+
 def parse_timestamps(
     raw: pl.Series, *, where: str, column: str, extra_formats: Sequence[str] = ()
 ) -> pl.Series:
@@ -130,6 +146,8 @@ def parse_timestamps(
         return raw.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(column)
     if dtype.is_integer() or dtype.is_float():
         out = _epoch(raw)
+    elif dtype == pl.String and (fast := _whole_epoch_seconds(raw)) is not None:
+        return fast.alias(column)
     elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
         raw = raw.cast(pl.String).str.strip_chars()
         raw = pl.select(pl.when(raw != "").then(raw)).to_series()
@@ -156,7 +174,8 @@ def as_text(raw: pl.Series, *, where: str, column: str, empty_is_null: bool = Fa
         raise InputError(
             f"{where}: column '{column}': expected text or integer ids, got values of type {_dtype_name(dtype)}"
         )
-    if empty_is_null:
+    # Only rebuild the column (a copy of every value) when there is an empty string to clear.
+    if empty_is_null and (out == "").any():
         out = pl.select(pl.when(out != "").then(out)).to_series()
     return out.alias(column)
 
@@ -165,7 +184,7 @@ def as_list(raw: pl.Series, *, where: str, column: str, allow_ids: bool = False)
     """Coerce a column to a list of text: lists pass, text splits on whitespace, null becomes []."""
     dtype = raw.dtype
     if dtype == pl.Null:
-        out = pl.Series(column, [[]] * raw.len(), dtype=schema.STRINGS)
+        out = pl.repeat(pl.lit([], dtype=schema.STRINGS), raw.len(), eager=True)
     elif dtype == pl.String:
         out = raw.str.extract_all(r"\S+")
     elif isinstance(dtype, pl.List) and (
@@ -198,18 +217,25 @@ def _require(raw: pl.DataFrame, columns: Sequence[str], where: str) -> None:
 
 
 def _assemble(parts: dict[str, pl.Series], raw: pl.DataFrame, consumed: Sequence[str], target: dict) -> pl.DataFrame:
-    """Canonical columns from ``parts``, then the raw columns no layout rule consumed."""
-    known = pl.DataFrame([series.alias(name) for name, series in parts.items()])
-    extra = [c for c in raw.columns if c not in consumed and c not in parts]
-    frame = known.hstack(raw.select(extra)) if extra else known
-    return schema.conform(frame, target)
+    """Canonical columns from ``parts`` (missing ones null), then the raw columns no layout rule consumed.
+
+    What ``schema.conform`` gives, but built column by column: a ``select`` would
+    rechunk the reader's many chunks, copying every text once more.
+    """
+    n = raw.height
+    known = [
+        parts[name].alias(name) if name in parts else pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
+        for name, dtype in target.items()
+    ]
+    extra = [raw[c] for c in raw.columns if c not in consumed and c not in parts and c not in target]
+    return pl.DataFrame(known + extra)
 
 
 # ------------------------------------------------------------------- canonical
 
 
-def canonical(raw: pl.DataFrame, where: str) -> Layout:
-    """The contract's own event columns; unknown columns are carried through."""
+def canonical(raw: pl.DataFrame, where: str, *, accounts: bool = True) -> Layout:
+    """The contract's own event columns; unknown columns are carried through (no accounts here)."""
     _require(raw, schema.EVENTS_REQUIRED, where)
     parts: dict[str, pl.Series] = {}
     for name in schema.EVENTS:
@@ -262,8 +288,20 @@ def _strict_count(raw: pl.Series, *, where: str, column: str) -> pl.Series:
 CNTK_COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
 
 
-def cntk(raw: pl.DataFrame, where: str) -> Layout:
-    """coordination-network-toolkit CSV: 8 columns by position, empty string means none."""
+def _first_present(first: pl.Series, second: pl.Series) -> pl.Series:
+    """``first.fill_null(second)``, without copying (often long) texts when one side is all null."""
+    if second.null_count() == second.len():
+        return first
+    if first.null_count() == first.len():
+        return second
+    return first.fill_null(second)
+
+
+def cntk(raw: pl.DataFrame, where: str, *, accounts: bool = True) -> Layout:
+    """coordination-network-toolkit CSV: 8 columns by position, empty string means none.
+
+    ``accounts=False`` skips building the profiles (the readers' ``derive_accounts``).
+    """
     if raw.width < len(CNTK_COLUMNS):
         raise InputError(
             f"{where}: expected the {len(CNTK_COLUMNS)} cntk columns ({', '.join(CNTK_COLUMNS)}), "
@@ -287,15 +325,17 @@ def cntk(raw: pl.DataFrame, where: str) -> Layout:
         "timestamp": timestamp,
         "action": action,
         "event_id": col["message_id"],
-        "target": repost.fill_null(reply),
+        "target": _first_present(repost, reply),
         "text": col["message"],
         "urls": as_list(raw[given[7]], where=where, column=given[7]),
     }
     events = _assemble(parts, raw, given, schema.EVENTS)
-    accounts = pl.DataFrame(
+    if not accounts:
+        return Layout(events, None)
+    profiles = pl.DataFrame(
         [col["user_id"].alias("account_id"), col["username"].alias("handle"), timestamp.alias(SEEN)]
     )
-    return Layout(events, schema.conform(accounts, schema.ACCOUNTS))
+    return Layout(events, schema.conform(profiles, schema.ACCOUNTS))
 
 
 # ------------------------------------------------------------------ twitter-io
@@ -333,8 +373,8 @@ def _flag(raw: pl.Series, *, where: str, column: str) -> pl.Series:
     return out.fill_null(False)
 
 
-def twitter_io(raw: pl.DataFrame, where: str) -> Layout:
-    """Twitter's information-operations archive CSV; accounts come from the same rows."""
+def twitter_io(raw: pl.DataFrame, where: str, *, accounts: bool = True) -> Layout:
+    """Twitter's information-operations archive CSV; accounts come from the same rows (unless ``accounts=False``)."""
     _require(raw, TWITTER_IO_REQUIRED, where)
     n = raw.height
 
@@ -383,6 +423,8 @@ def twitter_io(raw: pl.DataFrame, where: str) -> Layout:
         *profile.values(), *counters.values(),
     )
     events = _assemble(parts, raw, consumed, schema.EVENTS)
+    if not accounts:
+        return Layout(events, None)
 
     acc = [account_id.alias("account_id"), timestamp.alias(SEEN)]
     acc += [text(src, empty_is_null=False).alias(dst) for dst, src in profile.items()]
@@ -407,8 +449,8 @@ _URL = r"https?://[^\s…]*[^\s….,;:!?)\]'\"”’]"
 _MENTION = r"(?:^|[^\w@])@\w{1,50}"
 
 
-def ira(raw: pl.DataFrame, where: str) -> Layout:
-    """FiveThirtyEight's IRA tweets: the handle is the account; entities come from the text."""
+def ira(raw: pl.DataFrame, where: str, *, accounts: bool = True) -> Layout:
+    """FiveThirtyEight's IRA tweets: the handle is the account; entities come from the text (profiles unless ``accounts=False``)."""
     _require(raw, IRA_REQUIRED, where)
     n = raw.height
     author = as_text(raw["author"], where=where, column="author", empty_is_null=True)
@@ -449,14 +491,78 @@ def ira(raw: pl.DataFrame, where: str) -> Layout:
     }
     counters = ("followers", "following")
     events = _assemble(parts, raw, (*IRA_REQUIRED, "post_type", "retweet", *counters), schema.EVENTS)
+    if not accounts:
+        return Layout(events, None)
     acc = [author.alias("account_id"), author.alias("handle"), timestamp.alias(SEEN)]
     acc += [_count(raw[c], where=where, column=c) for c in counters if c in raw.columns]
     return Layout(events, schema.conform(pl.DataFrame(acc), schema.ACCOUNTS))
 
 
-LAYOUTS: dict[str, Callable[[pl.DataFrame, str], Layout]] = {
+# Each is layout(raw, where, *, accounts=True) -> Layout.
+LAYOUTS: dict[str, Callable[..., Layout]] = {
     "canonical": canonical,
     "twitter-io": twitter_io,
     "cntk": cntk,
     "ira": ira,
 }
+
+
+# ------------------------------------------------------------ column projection
+
+# Per layout: the raw columns each canonical event column is built from, and those the
+# account profiles are built from (cntk by position). Kept beside the layouts above;
+# tests/test_io.py checks that reading any projection equals the full read.
+_CNTK_SOURCES = {
+    "account_id": (1,), "timestamp": (6,), "action": (3, 4), "event_id": (0,),
+    "target": (3, 4), "text": (5,), "urls": (7,),
+}  # fmt: skip
+_CNTK_ACCOUNT_SOURCES = (1, 2, 6)
+_TWITTER_IO_ACTION = ("is_retweet", "retweet_tweetid", "in_reply_to_tweetid", "quoted_tweet_tweetid")
+_TWITTER_IO_SOURCES = {
+    "account_id": ("userid",), "timestamp": ("tweet_time",), "action": _TWITTER_IO_ACTION,
+    "event_id": ("tweetid",), "target": _TWITTER_IO_ACTION, "text": ("tweet_text",),
+    "client": ("tweet_client_name",), "urls": ("urls",), "hashtags": ("hashtags",), "mentions": ("user_mentions",),
+}  # fmt: skip
+_TWITTER_IO_ACCOUNT_SOURCES = (
+    "userid", "tweet_time", "user_screen_name", "user_display_name", "user_profile_description",
+    "follower_count", "following_count", "account_creation_date",
+)  # fmt: skip
+_IRA_SOURCES = {
+    "account_id": ("author",), "timestamp": ("publish_date",), "action": ("post_type", "retweet"),
+    "event_id": (), "target": ("post_type", "retweet", "content"),
+    "text": ("content",), "urls": ("content",), "hashtags": ("content",), "mentions": ("content",),
+}  # fmt: skip
+_IRA_ACCOUNT_SOURCES = ("author", "publish_date", "followers", "following")
+
+
+def _sources(layout: str, header: Sequence[str]) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    if layout == "canonical":
+        return {name: (name,) for name in schema.EVENTS}, ()
+    if layout == "cntk":
+        given = list(header[: len(CNTK_COLUMNS)])
+        events = {name: tuple(given[i] for i in idx) for name, idx in _CNTK_SOURCES.items()}
+        return events, tuple(given[i] for i in _CNTK_ACCOUNT_SOURCES)
+    if layout == "twitter-io":
+        return _TWITTER_IO_SOURCES, _TWITTER_IO_ACCOUNT_SOURCES
+    return _IRA_SOURCES, _IRA_ACCOUNT_SOURCES
+
+
+def source_columns(layout: str, header: Sequence[str], wanted: Iterable[str], *, accounts: bool) -> list[str]:
+    """The raw columns of a file with ``header`` that ``layout`` reads to build the canonical columns ``wanted``.
+
+    With ``accounts`` the columns its account profiles come from are added. A
+    wanted name that is no canonical column is an extra input column carried
+    through as is. Returned in header order; a cntk file too narrow to have its
+    eight columns needs them all (the layout then reports what is missing).
+    """
+    if layout == "cntk" and len(header) < len(CNTK_COLUMNS):
+        return list(header)
+    events, account_sources = _sources(layout, header)
+    consumed = {c for cols in events.values() for c in cols} | set(account_sources)
+    needed = set(account_sources) if accounts else set()
+    for name in wanted:
+        if name in events:
+            needed.update(events[name])
+        elif name not in consumed:
+            needed.add(name)
+    return [c for c in header if c in needed]

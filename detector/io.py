@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import polars as pl
 
@@ -165,28 +165,64 @@ def _polars_reason(exc: Exception, kind: str) -> str:
     return f"cannot read as {kind}: {text}"
 
 
-def _read_raw(path: Path, kind: str, where: str) -> pl.DataFrame:
-    """One file as a DataFrame; CSV columns all as text so the layouts decide the types."""
+def _read_raw(
+    path: Path, kind: str, where: str, pick: Callable[[list[str]], list[str]] | None = None
+) -> tuple[pl.DataFrame, bool]:
+    """One file as a DataFrame, and whether every column was loaded; CSV columns all as text.
+
+    ``pick`` (header -> columns to load) lets CSV and Parquet skip the parsing of
+    columns nobody needs: they come back as all-null stand-ins (type Null, which
+    costs no memory), so the layouts still see (and check the presence of) every
+    column. JSON Lines are always read whole.
+    """
     if path.stat().st_size == 0:
         raise InputError(f"{where}: empty file (0 bytes)")
     if kind != "parquet":
         _sniff_text(path, where)
     try:
         if kind == "csv":
-            frame = pl.read_csv(path, infer_schema=False)
+            header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+            load = (pick(header) or header[:1]) if pick else header
+            frame = pl.read_csv(path, infer_schema=False, columns=load if len(load) < len(header) else None)
         elif kind == "jsonl":
             try:
                 frame = pl.read_ndjson(path)
             except pl.exceptions.ComputeError:
                 # A value past the first rows may widen a column's type: infer from every row.
                 frame = pl.read_ndjson(path, infer_schema_length=None)
+            header = load = frame.columns
         else:
-            frame = pl.read_parquet(path)
+            header = list(pl.read_parquet_schema(path))
+            load = (pick(header) or header[:1]) if pick else header
+            frame = pl.read_parquet(path, columns=load)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise InputError(f"{where}: {_polars_reason(exc, kind)}") from None
     if frame.height == 0:
-        raise InputError(f"{where}: no data rows (columns seen: {', '.join(frame.columns) or 'none'})")
-    return frame
+        raise InputError(f"{where}: no data rows (columns seen: {', '.join(header) or 'none'})")
+    skipped = [name for name in header if name not in load]
+    if skipped:
+        stand_in = pl.repeat(None, frame.height, dtype=pl.Null, eager=True)
+        # Built column by column: select() would rechunk, copying every loaded text once more.
+        frame = pl.DataFrame([frame[name] if name in load else stand_in.alias(name) for name in header])
+    return frame, not skipped
+
+
+def _raw_rows(path: Path, kind: str, where: str, rows: pl.Series) -> pl.DataFrame:
+    """Every column of the rows at (0-based, ascending) positions ``rows`` of a file already read once.
+
+    A streaming scan keeps only those rows, so the file's text never sits in memory whole.
+    """
+    wanted = pl.col("_row").is_in(rows.implode())
+    try:
+        if kind == "csv":
+            scan = pl.scan_csv(path, infer_schema=False)
+        elif kind == "parquet":
+            scan = pl.scan_parquet(path)
+        else:
+            return _read_raw(path, kind, where)[0][rows]
+        return scan.with_row_index("_row").filter(wanted).drop("_row").collect(engine="streaming")
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise InputError(f"{where}: {_polars_reason(exc, kind)}") from None
 
 
 def _concat(frames: list[pl.DataFrame], where: str) -> pl.DataFrame:
@@ -198,44 +234,116 @@ def _concat(frames: list[pl.DataFrame], where: str) -> pl.DataFrame:
         raise InputError(f"{where}: files disagree on a column's type: {str(exc).splitlines()[0]}") from None
 
 
-def _read_layout(paths: list[Path], layout: str) -> tuple[list[formats.Layout], list[InputFile]]:
+class _Source(NamedTuple):
+    """One input file as read: where its rows sit among all files' rows, and whether every column was loaded."""
+
+    path: Path
+    start: int
+    stop: int
+    complete: bool
+
+
+def _read_layout(
+    paths: list[Path], layout: str, wanted: frozenset[str] | None, *, accounts: bool
+) -> tuple[list[formats.Layout], list[InputFile], list[_Source]]:
+    """Each file through its layout; with ``wanted``, only the raw columns those canonical columns need."""
     convert = formats.LAYOUTS[layout]
-    layouts, infos = [], []
+    pick = None if wanted is None else lambda header: formats.source_columns(layout, header, wanted, accounts=accounts)
+    layouts, infos, sources = [], [], []
+    start = 0
     # Hash on a thread while polars parses: hashlib and polars both release the GIL.
     with ThreadPoolExecutor(max_workers=1) as pool:
         for path in paths:
             where = str(path)
             digest = pool.submit(_sha256, path)
-            raw = _read_raw(path, _file_type(path) or "", where)
+            raw, complete = _read_raw(path, _file_type(path) or "", where, pick)
             rows = raw.height
-            layouts.append(convert(raw, where))
+            converted = convert(raw, where, accounts=accounts)
             del raw
+            if wanted is not None:
+                # Drop what came from stand-ins (and what nobody asked for) before it piles up over files.
+                events = _only(converted.events, wanted)
+                converted = formats.Layout(events, converted.accounts)
+            layouts.append(converted)
             infos.append(InputFile(path=where, format=layout, rows=rows, sha256=digest.result()))
-    return layouts, infos
+            sources.append(_Source(path, start, start + rows, complete))
+            start += rows
+    return layouts, infos, sources
+
+
+def _only(frame: pl.DataFrame, names: set[str] | frozenset[str]) -> pl.DataFrame:
+    """The columns of ``frame`` in ``names``, in frame order; unlike ``select`` it never rechunks (copies) them."""
+    return pl.DataFrame([frame.get_column(c) for c in frame.columns if c in names])
+
+
+def _full_rows(sources: list[_Source], layout: str, rows: pl.Series) -> pl.DataFrame:
+    """Canonical events with every column for the rows at global positions ``rows`` (ascending)."""
+    convert = formats.LAYOUTS[layout]
+    parts = []
+    for src in sources:
+        local = rows.filter((rows >= src.start) & (rows < src.stop)) - src.start
+        if local.len():
+            where = str(src.path)
+            parts.append(convert(_raw_rows(src.path, _file_type(src.path) or "", where, local), where, accounts=False).events)
+    return _concat(parts, "input files")
 
 
 # ------------------------------------------------------------------- cleaning
 
 
-def _first_of_equal_rows(events: pl.DataFrame) -> pl.Series:
+def _repeated_ids(ids: pl.Series) -> pl.Series:
+    """True for every non-null id whose 64-bit hash repeats: all repeated ids and (rarely) a few more.
+
+    A superset is all the callers need. Counting distinct hashes settles the
+    usual case (no id repeats) far cheaper than ``is_duplicated`` on the strings.
+    """
+    hashed, present = ids.hash(seed=0), ids.is_not_null()
+    if hashed.filter(present).n_unique() == present.sum():
+        return pl.repeat(False, ids.len(), eager=True)
+    return hashed.is_duplicated() & present
+
+
+def _first_of_equal_rows(
+    events: pl.DataFrame,
+    full_rows: Callable[[pl.Series], pl.DataFrame] | None = None,
+    repeated: pl.Series | None = None,
+) -> pl.Series:
     """True for each row that has no exact equal earlier in the frame.
 
-    Hashing every row is several times cheaper than ``unique`` over all columns;
-    only rows whose hash repeats are then compared exactly (all columns), so a
-    hash collision never drops a row.
+    Rows with distinct event ids are never equal, so when ``event_id`` is there
+    only rows whose id is null or repeats are compared at all. Hashing those rows
+    is several times cheaper than ``unique`` over all columns; only rows whose
+    hash repeats are then compared exactly, so a hash collision never drops a row.
+    ``repeated`` is ``_repeated_ids`` of the event ids when the caller has it.
+    ``full_rows`` (positions -> those rows with every column) is given when
+    ``events`` holds only some columns: rows equal on these are then compared
+    again on all of them, so equality always means every column of the input.
     """
-    keep = pl.Series("keep", [True] * events.height)
+    keep = pl.repeat(True, events.height, eager=True).alias("keep")
+    if "event_id" in events.columns:
+        if repeated is None:
+            repeated = _repeated_ids(events["event_id"])
+        candidates = events["event_id"].is_null() | repeated
+        if not candidates.any():
+            return keep
+        idx = candidates.arg_true()
+        subset = events[idx]
+    else:
+        idx, subset = None, events
     # Lists are slow to hash and equal rows have equal scalar columns anyway.
-    scalar = [c for c, dtype in events.schema.items() if not isinstance(dtype, pl.List)] or events.columns
-    maybe = events.select(scalar).hash_rows().is_duplicated()
+    scalar = [c for c, dtype in subset.schema.items() if not isinstance(dtype, pl.List)] or subset.columns
+    maybe = subset.select(scalar).hash_rows().is_duplicated()
     if not maybe.any():
         return keep
-    idx = maybe.arg_true()
-    first = events[idx].select(pl.struct(pl.all()).is_first_distinct()).to_series()
-    return keep.scatter(idx, first)
+    maybe_idx = maybe.arg_true() if idx is None else idx.filter(maybe)
+    rows = events[maybe_idx] if full_rows is None else full_rows(maybe_idx)
+    first = rows.select(pl.struct(pl.all()).is_first_distinct()).to_series()
+    return keep.scatter(maybe_idx, first)
 
 
-def _clean(events: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int], dict[str, int]]:
+def _clean(
+    events: pl.DataFrame, full_rows: Callable[[pl.Series], pl.DataFrame] | None = None
+) -> tuple[pl.DataFrame, dict[str, int], dict[str, int]]:
     """Reject rows without account/time/action, then drop exact duplicates, then repeated event ids.
 
     All three rules become one row mask so the (large) frame is copied once.
@@ -251,14 +359,18 @@ def _clean(events: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int], dict[str
         rejected["null_action"] = int(no_act.sum())
     valid = ~(flags["acc"] | flags["ts"] | flags["act"])
     # Equal rows are all valid or all rejected, so duplicates among valid rows are just these.
-    first = _first_of_equal_rows(events)
+    repeated = _repeated_ids(events["event_id"]) if "event_id" in events.columns else None
+    first = _first_of_equal_rows(events, full_rows, repeated)
     kept = valid & first
     dropped = {"duplicate_row": int((valid & ~first).sum())}
-    repeat = events.select(
-        pl.when(pl.lit(kept)).then(pl.col("event_id")).is_first_distinct().not_() & pl.col("event_id").is_not_null()
-    ).to_series()
-    # A row dropped above shows as null here, so it cannot claim an event id first.
-    repeat = repeat & kept
+    if repeated is not None and repeated.any():
+        repeat = events.select(
+            pl.when(pl.lit(kept)).then(pl.col("event_id")).is_first_distinct().not_() & pl.col("event_id").is_not_null()
+        ).to_series()
+        # A row dropped above shows as null here, so it cannot claim an event id first.
+        repeat = repeat & kept
+    else:
+        repeat = pl.repeat(False, events.height, eager=True)
     dropped["duplicate_event_id"] = int(repeat.sum())
     kept = kept & ~repeat
     if not kept.all():
@@ -297,28 +409,49 @@ def _first_per_account(accounts: pl.DataFrame, where: str) -> pl.DataFrame:
 def read_accounts(path: str | Path) -> pl.DataFrame:
     """A canonical accounts file (or folder) as ``schema.ACCOUNTS``; repeated account_ids keep the first."""
     paths = input_files(path)
-    frames = [formats.canonical_accounts(_read_raw(p, _file_type(p) or "", str(p)), str(p)) for p in paths]
+    frames = [formats.canonical_accounts(_read_raw(p, _file_type(p) or "", str(p))[0], str(p)) for p in paths]
     return _first_per_account(_concat(frames, str(path)), str(path))
 
 
 def read_dataset(
-    events_path: str | Path, *, format: str = "canonical", accounts_path: str | Path | None = None
+    events_path: str | Path,
+    *,
+    format: str = "canonical",
+    accounts_path: str | Path | None = None,
+    columns: Sequence[str] | None = None,
+    derive_accounts: bool = True,
 ) -> Dataset:
     """Read EVENTS (a file or folder) in layout ``format`` into canonical events, plus accounts.
 
     Accounts come from ``accounts_path`` and/or the layout itself (twitter-io,
-    cntk, ira carry profiles); rows of the accounts file win over profiles
-    derived from events. ``accounts`` is None when neither source has any.
+    cntk, ira carry profiles; ``derive_accounts=False`` skips those); rows of the
+    accounts file win over profiles derived from events. ``accounts`` is None
+    when neither source has any.
+
+    ``columns`` names the canonical (or extra) event columns the caller needs;
+    the events then hold just those plus ``account_id``, ``timestamp`` and
+    ``action``, and CSV/Parquet inputs parse only the raw columns they come from.
+    Nothing else changes: required columns must still be present, loaded columns
+    are validated as strictly, and the report counts mean the same (an exact
+    duplicate row is equal in every input column: rows equal on the loaded
+    columns, which are few, are read again whole and compared; see
+    ``_first_of_equal_rows``). None, the default, reads every column.
     """
     if format not in FORMATS:
         raise UsageError(f"unknown input format '{format}'; expected one of {', '.join(FORMATS)}")
     paths = input_files(events_path)
-    layouts, infos = _read_layout(paths, format)
+    # event_id rides along: the duplicate rules need it, and it makes finding duplicates cheap.
+    wanted = None if columns is None else frozenset(columns) | set(schema.EVENTS_REQUIRED) | {"event_id"}
+    layouts, infos, sources = _read_layout(paths, format, wanted, accounts=derive_accounts)
     rows_read = sum(f.rows for f in infos)
     events = _concat([lay.events for lay in layouts], str(events_path))
     derived = [lay.accounts for lay in layouts if lay.accounts is not None]
     del layouts
-    events, dropped, rejected = _clean(events)
+    complete = all(src.complete for src in sources)
+    full_rows = None if complete else lambda rows: _full_rows(sources, format, rows)
+    events, dropped, rejected = _clean(events, full_rows)
+    if columns is not None:
+        events = _only(events, set(columns) | set(schema.EVENTS_REQUIRED))
     report = ReadReport(files=infos, rows_read=rows_read, rows_kept=events.height, dropped=dropped, rejected=rejected)
     log.info("read %d rows from %d file(s); kept %d", rows_read, len(infos), events.height)
 

@@ -14,17 +14,20 @@ account pair the network records
   does not skew it, and it splits exactly across partitions).
 
 How: accounts are integer-coded in sorted order (so code order is string order
-and ``source < target`` falls out), objects are dictionary-coded, and time is cut
-into buckets one window wide. Two events within the window lie in the same or in
-adjacent buckets, so the candidate pairs are two hash equi-joins on
-``(object, bucket)`` — no Python per event or per pair, and the same plan runs on
-Spark. A crowd inside one (object, bucket) makes pairs quadratically; a bucket
-with more than ``max_actors_per_window`` distinct accounts is treated as viral
-and its events are not paired (counted in ``capped_events``). Memory stays
-bounded: the candidate pairs are counted first, and when they exceed
-``pairs_per_chunk`` the (object, bucket) keys are hash-partitioned and each
-partition is reduced to small exact partials (per pair and object the closest
-gap; per pair the distinct partnered events) before the next one is joined.
+and ``source < target`` falls out); objects are keyed by a 64-bit hash that is
+proven exact on each input (strings compared wherever keys repeat, exact
+dictionary codes on a collision). Rows are sorted by (object, time); a row whose
+neighbours in that order are out of reach has no partner and is dropped. For the
+rest one binary search over packed (object, time-rank) keys gives each row the
+end of its window, and the in-window pairs are exactly the index ranges up to
+it: no Python per event or per pair, no candidate pairs outside the window.
+Time is also cut into buckets one window wide: a bucket of one object with more
+than ``max_actors_per_window`` distinct accounts is treated as viral and its
+events are not paired (counted in ``capped_events``). Memory stays bounded: the
+pairs are counted exactly before any is built, and when they exceed
+``pairs_per_chunk`` the rows are taken in ranges, each reduced to small exact
+partials (per pair and object the closest gap; per pair the distinct partnered
+events) before the next range is paired.
 
 Content signals (``url``, ``hashtag``, ``text``) leave out shares: a share copies
 its original's content, and the ``share`` signal already covers it (the toolkit
@@ -34,6 +37,7 @@ does the same for links and texts).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 import polars as pl
@@ -49,6 +53,9 @@ BUILTIN_SIGNALS = TARGET_SIGNALS + CONTENT_SIGNALS
 _NOT_OWN_SIGNAL = ("post",)
 
 _US_PER_S = 1_000_000
+_PAIR_SHIFT = 1 << 32  # account codes fit in 32 bits (polars' row index does)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,17 +77,21 @@ class CoactionResult:
 
 
 def signal_names(events: pl.DataFrame) -> list[str]:
-    """The signals this events frame can produce, built-ins first, then other actions by name."""
+    """The signals this events frame can produce, built-ins first, then other actions by name.
+
+    A column missing from ``events`` (a frame read with only some columns) counts as empty.
+    """
     present = []
-    has_target = events["target"].is_not_null()
+    has = set(events.columns)
+    has_target = events["target"].is_not_null() if "target" in has else pl.repeat(False, events.height, eager=True)
     not_share = events["action"] != "share"
     for name in TARGET_SIGNALS:
         if ((events["action"] == name) & has_target).any():
             present.append(name)
     for column, name in (("urls", "url"), ("hashtags", "hashtag")):
-        if (not_share & (events[column].list.len() > 0)).any():
+        if column in has and (not_share & (events[column].list.len() > 0)).any():
             present.append(name)
-    if (not_share & events["text"].is_not_null()).any():
+    if "text" in has and (not_share & events["text"].is_not_null()).any():
         present.append("text")
     others = (
         events.filter(has_target & ~pl.col("action").is_in(BUILTIN_SIGNALS + _NOT_OWN_SIGNAL))
@@ -92,6 +103,12 @@ def signal_names(events: pl.DataFrame) -> list[str]:
     return present + others
 
 
+def signal_columns(signal: str) -> tuple[str, ...]:
+    """The canonical event columns ``coaction_network`` reads for ``signal`` (a reader may load only these)."""
+    base = ("account_id", "timestamp", "action")
+    return base + ({"url": ("urls",), "hashtag": ("hashtags",), "text": ("text",)}.get(signal) or ("target",))
+
+
 def signal_events(
     events: pl.DataFrame,
     signal: str,
@@ -100,15 +117,9 @@ def signal_events(
     tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS,
 ) -> pl.LazyFrame:
     """One row per (event, object) for ``signal``: ``event`` (row position), ``account_id``, ``object``, ``ts`` (µs)."""
+    # Only the columns this signal reads, so a frame loaded with signal_columns(signal) suffices.
     frame = events.lazy().with_row_index("event").select(
-        "event",
-        "account_id",
-        "action",
-        "target",
-        "text",
-        "urls",
-        "hashtags",
-        pl.col("timestamp").dt.epoch("us").alias("ts"),
+        "event", *signal_columns(signal)[:1], *signal_columns(signal)[2:], pl.col("timestamp").dt.epoch("us").alias("ts")
     )
     if signal == "url":
         exploded = frame.filter(pl.col("action") != "share").explode("urls").filter(pl.col("urls").is_not_null())
@@ -123,11 +134,13 @@ def signal_events(
     else:
         exploded = frame.filter((pl.col("action") == signal) & pl.col("target").is_not_null())
         obj = pl.col("target")
-    return (
-        exploded.select("event", "account_id", obj.alias("object"), "ts")
-        .filter(pl.col("object").is_not_null() & (pl.col("object") != ""))
-        .unique(["event", "object"], keep="first", maintain_order=True)
+    rows = exploded.select("event", "account_id", obj.alias("object"), "ts").filter(
+        pl.col("object").is_not_null() & (pl.col("object") != "")
     )
+    # Only list signals can give one event the same object twice; elsewhere the dedup is a costly no-op.
+    if signal in ("url", "hashtag"):
+        rows = rows.unique(["event", "object"], keep="first", maintain_order=True)
+    return rows
 
 
 def check_signal(events: pl.DataFrame, signal: str) -> None:
@@ -155,39 +168,30 @@ def coaction_network(
     rows = signal_events(events, signal, normalize_urls=normalize_urls, tracking_params=tracking_params).collect()
     accounts = rows.select(pl.col("account_id").unique().sort()).with_row_index("acc")
     window_us = window_s * _US_PER_S
-    rows = rows.with_columns(pl.col("object").cast(pl.Categorical).to_physical().alias("obj"))
-    coded = (
-        rows.lazy()
-        .join(accounts.lazy(), on="account_id")
-        .select(
-            "event",
-            "acc",
-            "ts",
-            "obj",
-            # Window 0 pairs exact ties only: one-microsecond buckets.
-            (pl.col("ts") // max(window_us, 1)).alias("bucket"),
-        )
-        .with_columns(pl.col("acc").n_unique().over("obj", "bucket").alias("crowd"))
-        .collect()
-    )
-    objects = rows.select("obj", "object").unique("obj") if keep_objects else None
-    del rows
-    capped = coded.filter(pl.col("crowd") > max_actors_per_window)
-    kept = coded.filter(pl.col("crowd") <= max_actors_per_window).drop("crowd")
+    ordered, kept, capped = _coded_rows(rows, accounts, window_us, max_actors_per_window, whole=keep_objects)
     if keep_objects:
-        degree = coded.group_by("obj").agg(pl.col("acc").n_unique().cast(pl.Int64).alias("object_accounts"))
+        objects = ordered.filter(pl.col("obj").is_first_distinct()).select("obj", pl.col("_row").alias("row"))
+        objects = objects.with_columns(rows["object"].gather(objects["row"]).alias("object")).drop("row")
+        degree = ordered.group_by("obj").agg(pl.col("acc").n_unique().cast(pl.Int64).alias("object_accounts"))
         activity = (
-            coded.group_by("acc")
+            ordered.group_by("acc")
             .agg(pl.col("obj").n_unique().cast(pl.Int64).alias("objects"), pl.col("event").n_unique().cast(pl.Int64).alias("events"))
             .join(accounts, on="acc")
             .sort("acc")
             .select("account_id", "objects", "events")
         )
-    del coded
-
-    n_chunks = max(1, -(-_candidate_pairs(kept) // pairs_per_chunk))
-    partials = [_pair_partials(left, following, window_us) for left, following in _chunks(kept, n_chunks)]
-    edges, per_object = _combine(partials, min_weight)
+    # Counted on the object strings: codes are exact only where rows can pair (see _coded_rows).
+    capped_events, capped_objects = capped["event"].n_unique(), rows["object"].gather(capped["_row"]).n_unique()
+    del rows, ordered, capped
+    ends = _window_ends(kept, window_us)
+    bounds = _chunk_bounds(ends, pairs_per_chunk)
+    if len(bounds) <= 1:
+        per_object, event_counts = _reduce(_pair_rows(kept, ends, *(bounds[0] if bounds else (0, 0))))
+    else:
+        # Reduce each chunk before the next is built, so only one chunk's pairs are in memory.
+        per_object, event_counts = _merge([_partials(_pair_rows(kept, ends, start, stop)) for start, stop in bounds])
+    del kept, ends
+    edges, per_object = _edges(per_object, event_counts, min_weight)
     edges = (
         _named_pairs(edges.lazy(), accounts)
         .select("source", "target", pl.lit(signal).alias("signal"), "weight", "source_events", "target_events", "median_gap_s")
@@ -195,8 +199,8 @@ def coaction_network(
     )
     result = CoactionResult(
         edges=edges.cast(NETWORK) if edges.height else empty_frame(NETWORK),
-        capped_events=capped["event"].n_unique(),
-        capped_objects=capped["obj"].n_unique(),
+        capped_events=capped_events,
+        capped_objects=capped_objects,
     )
     if not keep_objects:
         return result
@@ -223,74 +227,219 @@ def _named_pairs(pairs: pl.LazyFrame, accounts: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _candidate_pairs(kept: pl.DataFrame) -> int:
-    """How many event pairs the two joins will produce: sum of n_b * (n_b + n_{b+1}) per object."""
-    sizes = kept.group_by("obj", "bucket").agg(pl.len().cast(pl.Int64).alias("n"))
-    following = sizes.with_columns(pl.col("bucket") - 1).rename({"n": "n_next"})
-    joined = sizes.join(following, on=["obj", "bucket"], how="left")
-    return int(joined.select((pl.col("n") * (pl.col("n") + pl.col("n_next").fill_null(0))).sum()).item() or 0)
+def _hash_objects(objects: pl.Series) -> pl.Series:
+    """64-bit hashes of the object keys (a seam so tests can force collisions)."""
+    return objects.hash(seed=0)
 
 
-def _chunks(kept: pl.DataFrame, n_chunks: int) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Hash partitions of (object, bucket): each chunk's left rows and the next-bucket rows they pair with."""
-    if n_chunks == 1:
-        return [(kept, kept)]
+def _coded_rows(
+    rows: pl.DataFrame, accounts: pl.DataFrame, window_us: int, cap: int, *, whole: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The signal rows coded and sorted by (object, time), split for pairing.
 
-    def part(bucket: pl.Expr) -> pl.Expr:
-        return (pl.struct(pl.col("obj"), bucket).hash(seed=17) % n_chunks).cast(pl.Int64)
+    Returns ``(ordered, kept, capped)``, each with columns ``_row`` (position in
+    ``rows``), ``event``, ``acc``, ``obj``, ``ts``: all rows; the rows that have
+    a partner candidate (another row of their object within the window) outside
+    viral buckets; and the rows of viral buckets.
 
-    left = kept.with_columns(part(pl.col("bucket")).alias("_part")).partition_by("_part", as_dict=True, include_key=False)
-    following = kept.with_columns(part(pl.col("bucket") - 1).alias("_part")).partition_by("_part", as_dict=True, include_key=False)
-    empty = kept.clear()
-    return [(left.get((c,), empty), following.get((c,), empty)) for c in range(n_chunks)]
+    Objects are keyed by a 64-bit hash, far cheaper than a dictionary of (often
+    long) strings. It is then proven exact where it matters: in sort order, every
+    kept row (with ``whole``: every row) whose key equals its predecessor's must
+    have the same string. Any pair, viral bucket or per-pair object count lies
+    inside such runs, so passing the check makes the hash codes as good as exact
+    ones; on a collision the rows are coded again with exact dictionary codes.
+    """
+    hashed = _hash_objects(rows["object"])
+    ordered = _ordered_rows(rows, accounts, hashed)
+    kept, capped = _apply_cap(ordered, window_us, cap)
+    kept = _pairable(kept, window_us)
+    if _same_where_keys_repeat(ordered if whole else kept, rows["object"]):
+        return ordered, kept, capped
+    log.info("object hash collision; coding objects exactly instead")
+    ordered = _ordered_rows(rows, accounts, rows["object"].cast(pl.Categorical).to_physical().cast(pl.UInt64))
+    kept, capped = _apply_cap(ordered, window_us, cap)
+    return ordered, _pairable(kept, window_us), capped
 
 
-def _pair_partials(left: pl.DataFrame, following: pl.DataFrame, window_us: int) -> tuple[pl.DataFrame, ...]:
-    """Per chunk: (pair, object, closest gap), and the distinct events of each side that have a partner."""
-    same_bucket = left.lazy().join(left.lazy(), on=["obj", "bucket"], suffix="_r").filter(pl.col("acc") < pl.col("acc_r"))
-    next_bucket = (
-        left.lazy()
-        .with_columns(pl.col("bucket") + 1)
-        .join(following.lazy(), on=["obj", "bucket"], suffix="_r")
-        .filter((pl.col("acc") != pl.col("acc_r")) & (pl.col("ts_r") - pl.col("ts") <= window_us))
+def _ordered_rows(rows: pl.DataFrame, accounts: pl.DataFrame, key: pl.Series) -> pl.DataFrame:
+    """Rows with account codes, sorted by (``key``, time); ``obj`` is the key as a dense code in that order."""
+    return (
+        rows.select("event", "account_id", "ts")
+        .with_row_index("_row")
+        .with_columns(key.alias("key"))
+        .lazy()
+        .join(accounts.lazy(), on="account_id", maintain_order="left")
+        .sort("key", "ts")
+        .select("_row", "event", "acc", pl.col("key").rle_id().alias("obj"), "ts", "key")
+        .collect()
     )
+
+
+def _same_where_keys_repeat(frame: pl.DataFrame, objects: pl.Series) -> bool:
+    """True when each row whose hash key equals the previous row's also has the previous row's object."""
+    repeat = (frame["key"] == frame["key"].shift(1)).fill_null(False)
+    if not repeat.any():
+        return True
+    here, before = frame["_row"].filter(repeat), frame["_row"].shift(1).filter(repeat)
+    return bool((objects.gather(here) == objects.gather(before)).all())
+
+
+def _apply_cap(ordered: pl.DataFrame, window_us: int, cap: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows into those that may pair and those in a viral (object, bucket) with more than ``cap`` accounts.
+
+    A bucket's distinct accounts never exceed its rows, so the distinct count is
+    only taken when some bucket has more than ``cap`` rows (rarely). Rows are in
+    (object, time) order, so each bucket is one run: its size is the distance
+    between run starts, no grouping needed.
+    """
+    bucket = (pl.col("ts") // max(window_us, 1)).alias("bucket")
+    new_run = ordered.select((pl.col("obj").diff() != 0) | (bucket.diff() != 0)).to_series().fill_null(True)
+    starts = pl.concat([new_run.arg_true(), pl.Series([ordered.height], dtype=pl.UInt32)])
+    largest = starts.diff().max()
+    if largest is None or largest <= cap:
+        return ordered, ordered.clear()
+    crowded = ordered.select((pl.col("acc").n_unique().over("obj", bucket) > cap).alias("crowded")).to_series()
+    return ordered.filter(~crowded), ordered.filter(crowded)
+
+
+def _pairable(kept: pl.DataFrame, window_us: int) -> pl.DataFrame:
+    """The rows (sorted by object, time) with another row of their object within the window.
+
+    The nearest rows in time are the neighbours in sort order, so a row whose
+    neighbours are both out of reach has no partner at all; most rows are such
+    loners, and dropping them first makes everything after cheaper.
+    """
+    near_next = (pl.col("obj") == pl.col("obj").shift(-1)) & (pl.col("ts").shift(-1) - pl.col("ts") <= window_us)
+    near_prev = (pl.col("obj") == pl.col("obj").shift(1)) & (pl.col("ts") - pl.col("ts").shift(1) <= window_us)
+    return kept.filter(near_next.fill_null(False) | near_prev.fill_null(False))
+
+
+def _window_ends(kept: pl.DataFrame, window_us: int) -> pl.Series:
+    """Per row (sorted by object, time), one past the last later row on its object within the window.
+
+    Each row's key packs (object, rank of its time among all times) into one
+    sortable u64 (both are below 2^32, polars' row limit), so a single binary
+    search over the sorted keys finds every row's window end at once.
+    """
+    times = kept["ts"].unique().sort()
+    # For each distinct time, the rank of the latest distinct time within the window.
+    reach = times.search_sorted(times + window_us, side="right").cast(pl.Int64) - 1
+    rank = kept["ts"].rank("dense").cast(pl.Int64) - 1
+    obj = kept["obj"].cast(pl.UInt64) * times.len()
+    keys = obj + rank.cast(pl.UInt64)
+    limits = obj + reach.gather(rank).cast(pl.UInt64)
+    return keys.search_sorted(limits, side="right")
+
+
+def _chunk_bounds(ends: pl.Series, pairs_per_chunk: int) -> list[tuple[int, int]]:
+    """Row ranges whose in-window pairs (counted exactly from ``ends``) stay near ``pairs_per_chunk`` each."""
+    n = ends.len()
+    if n == 0:
+        return []
+    per_row = pl.DataFrame({"end": ends}).with_row_index("i").select(
+        (pl.col("end").cast(pl.Int64) - pl.col("i").cast(pl.Int64) - 1).alias("n")
+    )
+    before = per_row.select((pl.col("n").cum_sum() - pl.col("n")) // pairs_per_chunk).to_series()
+    starts = before.diff().fill_null(1).gt(0).arg_true().to_list()
+    return list(zip(starts, starts[1:] + [n]))
+
+
+def _pair_rows(kept: pl.DataFrame, ends: pl.Series, start: int, stop: int) -> pl.DataFrame:
+    """Every in-window pair of distinct accounts whose earlier row lies in ``[start, stop)``.
+
+    Columns: ``pair`` (``lo << 32 | hi``, account codes, so one integer key sorts
+    like (lo, hi)), ``obj``, ``event_lo``, ``event_hi``, ``gap_us``.
+    """
+    spans = (
+        pl.DataFrame({"end": ends.slice(start, stop - start)})
+        .with_row_index("i", offset=start)
+        .filter(pl.col("end") > pl.col("i") + 1)
+        .select("i", pl.int_ranges(pl.col("i") + 1, pl.col("end"), dtype=pl.UInt32).alias("k"))
+        .explode("k")
+    )
+    left = kept.select("acc", "event", "ts", "obj")[spans["i"]]
+    right = kept.select("acc", "event", "ts")[spans["k"]].rename(lambda c: c + "_r")
+    del spans
     lo_is_left = pl.col("acc") < pl.col("acc_r")
-    oriented = (
-        pl.concat([same_bucket, next_bucket])
+    return (
+        pl.concat([left, right], how="horizontal")
+        .lazy()
+        .filter(pl.col("acc") != pl.col("acc_r"))
         .select(
-            pl.min_horizontal("acc", "acc_r").alias("lo"),
-            pl.max_horizontal("acc", "acc_r").alias("hi"),
+            (pl.min_horizontal("acc", "acc_r").cast(pl.UInt64) * _PAIR_SHIFT + pl.max_horizontal("acc", "acc_r")).alias("pair"),
             "obj",
             pl.when(lo_is_left).then("event").otherwise("event_r").alias("event_lo"),
             pl.when(lo_is_left).then("event_r").otherwise("event").alias("event_hi"),
-            (pl.col("ts_r") - pl.col("ts")).abs().alias("gap_us"),
+            (pl.col("ts_r") - pl.col("ts")).alias("gap_us"),  # rows are in time order: never negative
         )
         .collect()
     )
-    per_object = oriented.group_by("lo", "hi", "obj").agg(pl.col("gap_us").min())
-    events_lo = oriented.select("lo", "hi", "event_lo").unique()
-    events_hi = oriented.select("lo", "hi", "event_hi").unique()
+
+
+def _reduce(pairs: pl.DataFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """All pairs at once: (pair, object, closest gap) rows, and per pair its distinct partnered events per side."""
+    per_object = pairs.lazy().group_by("pair", "obj").agg(pl.col("gap_us").min())
+    counts = pairs.lazy().group_by("pair").agg(
+        pl.col("event_lo").n_unique().cast(pl.Int64).alias("source_events"),
+        pl.col("event_hi").n_unique().cast(pl.Int64).alias("target_events"),
+    )
+    return per_object, counts
+
+
+def _partials(pairs: pl.DataFrame) -> tuple[pl.DataFrame, ...]:
+    """One chunk reduced to exact partials that merge across chunks (an object or event may span chunks)."""
+    per_object, events_lo, events_hi = pl.collect_all(
+        [
+            pairs.lazy().group_by("pair", "obj").agg(pl.col("gap_us").min()),
+            pairs.lazy().select("pair", "event_lo").unique(),
+            pairs.lazy().select("pair", "event_hi").unique(),
+        ]
+    )
     return per_object, events_lo, events_hi
 
 
-def _combine(partials: list[tuple[pl.DataFrame, ...]], min_weight: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Merge chunk partials into one row per pair (an object or event may span chunks).
+def _merge(partials: list[tuple[pl.DataFrame, ...]]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Chunk partials merged into what ``_reduce`` gives for all pairs at once."""
+    per_object = pl.concat([p[0] for p in partials]).lazy().group_by("pair", "obj").agg(pl.col("gap_us").min())
+    source = pl.concat([p[1] for p in partials]).lazy().unique().group_by("pair").agg(pl.len().cast(pl.Int64).alias("source_events"))
+    target = pl.concat([p[2] for p in partials]).lazy().unique().group_by("pair").agg(pl.len().cast(pl.Int64).alias("target_events"))
+    return per_object, source.join(target, on="pair")
 
-    Returns the pairs with ``weight >= min_weight`` and their (pair, object, closest gap) rows.
+
+def _edges(per_object: pl.LazyFrame, counts: pl.LazyFrame, min_weight: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per pair with ``weight >= min_weight`` (codes ``lo``, ``hi``), and those pairs' per-object rows.
+
+    The median of one or two gaps is their mean; polars' median, much slower than
+    min/max, runs only for pairs with three or more objects.
     """
-    per_object = pl.concat([p[0] for p in partials]).group_by("lo", "hi", "obj").agg(pl.col("gap_us").min()).lazy()
-    by_pair = per_object.group_by("lo", "hi").agg(
-        pl.len().cast(pl.Int64).alias("weight"),
-        (pl.col("gap_us").median() / _US_PER_S).cast(pl.Float64).alias("median_gap_s"),
-    )
-    source_events = pl.concat([p[1] for p in partials]).lazy().unique().group_by("lo", "hi").agg(pl.len().cast(pl.Int64).alias("source_events"))
-    target_events = pl.concat([p[2] for p in partials]).lazy().unique().group_by("lo", "hi").agg(pl.len().cast(pl.Int64).alias("target_events"))
-    edges = (
-        by_pair.filter(pl.col("weight") >= min_weight)
-        .join(source_events, on=["lo", "hi"])
-        .join(target_events, on=["lo", "hi"])
-        .sort("lo", "hi")
+    per_object = per_object.collect()
+    stats = (
+        per_object.lazy()
+        .group_by("pair")
+        .agg(pl.len().cast(pl.Int64).alias("weight"), pl.col("gap_us").min().alias("_min"), pl.col("gap_us").max().alias("_max"))
+        .filter(pl.col("weight") >= min_weight)
         .collect()
     )
-    kept_objects = per_object.join(edges.lazy().select("lo", "hi"), on=["lo", "hi"], how="semi").collect()
+    many = stats.lazy().filter(pl.col("weight") > 2).select("pair")
+    medians = per_object.lazy().join(many, on="pair", how="semi").group_by("pair").agg(pl.col("gap_us").median().alias("_median"))
+    median = pl.when(pl.col("weight") <= 2).then((pl.col("_min") + pl.col("_max")) / 2).otherwise(pl.col("_median"))
+    edges = (
+        stats.lazy()
+        .join(medians, on="pair", how="left")
+        .join(counts, on="pair")
+        .sort("pair")
+        .select(
+            *_unpacked(),
+            "weight",
+            "source_events",
+            "target_events",
+            (median / _US_PER_S).cast(pl.Float64).alias("median_gap_s"),
+        )
+        .collect()
+    )
+    kept_objects = per_object.lazy().join(stats.lazy().select("pair"), on="pair", how="semi").select(*_unpacked(), "obj", "gap_us").collect()
     return edges, kept_objects
+
+
+def _unpacked() -> list[pl.Expr]:
+    return [(pl.col("pair") // _PAIR_SHIFT).cast(pl.UInt32).alias("lo"), (pl.col("pair") % _PAIR_SHIFT).cast(pl.UInt32).alias("hi")]

@@ -13,7 +13,8 @@ import pytest
 import features.normalize
 from detector.errors import InputError
 from detector.schema import EVENTS, NETWORK, conform
-from features.coaction import coaction_network, signal_names
+from features import coaction
+from features.coaction import coaction_network, signal_columns, signal_names
 
 T0 = dt.datetime(2021, 1, 8, 14, 0, tzinfo=dt.timezone.utc)
 
@@ -159,3 +160,49 @@ def test_keep_objects_follows_min_weight_and_chunking():
     many = coaction_network(SHARES, signal="share", window_s=60, min_weight=2, keep_objects=True, pairs_per_chunk=1)
     assert one.pair_objects.equals(many.pair_objects)
     assert set(one.pair_objects.select("source", "target").unique().rows()) == {("a", "b")}
+
+
+# ----------------------------------------------------------- internals kept exact
+
+
+@pytest.mark.parametrize("keep_objects", [False, True])
+def test_object_hash_collisions_fall_back_to_exact_codes(monkeypatch, keep_objects):
+    """Objects are keyed by a 64-bit hash proven exact per input; forcing every hash equal changes nothing."""
+    rows = SHARES
+    honest = coaction_network(rows, signal="share", window_s=60, keep_objects=keep_objects)
+    monkeypatch.setattr(coaction, "_hash_objects", lambda objects: pl.repeat(7, objects.len(), dtype=pl.UInt64, eager=True))
+    colliding = coaction_network(rows, signal="share", window_s=60, keep_objects=keep_objects)
+    assert colliding.edges.equals(honest.edges) and as_dict(honest) == {("a", "b"): (2, 2, 2, 45.0), ("b", "c"): (1, 1, 1, 31.0)}
+    if keep_objects:
+        assert colliding.pair_objects.equals(honest.pair_objects) and colliding.activity.equals(honest.activity)
+
+
+def test_viral_cap_counts_objects_exactly_under_collisions(monkeypatch):
+    crowd = events([(f"u{i:02d}", i, "share", "V1") for i in range(6)] + [(f"u{i:02d}", 500 + i, "share", "V2") for i in range(6)])
+    monkeypatch.setattr(coaction, "_hash_objects", lambda objects: pl.repeat(7, objects.len(), dtype=pl.UInt64, eager=True))
+    result = coaction_network(crowd, signal="share", window_s=60, max_actors_per_window=5)
+    assert (result.capped_events, result.capped_objects, result.edges.height) == (12, 2, 0)
+
+
+SIGNAL_ROWS = events(
+    [
+        ("a", 0, "share", "X", {"urls": ["u1"], "hashtags": ["#h"], "text": "t one"}),
+        ("b", 5, "share", "X", {"urls": ["u1"], "hashtags": ["h"], "text": "t one"}),
+        ("a", 10, "post", None, {"urls": ["u1", "u2"], "hashtags": ["#H"], "text": "T  one"}),
+        ("c", 12, "reply", "X", {"urls": ["u2"], "hashtags": ["h"], "text": "t one"}),
+        ("b", 14, "like", "P", {}),
+        ("c", 15, "like", "P", {}),
+    ]
+)
+
+
+@pytest.mark.parametrize("signal", ["share", "reply", "url", "hashtag", "text", "like"])
+def test_signal_columns_are_all_the_engine_reads(signal):
+    """A frame holding only signal_columns(signal) (what `coordetect network` loads) gives the same network."""
+    narrow = SIGNAL_ROWS.select(signal_columns(signal))
+    assert coaction_network(narrow, signal=signal, window_s=60).edges.equals(coaction_network(SIGNAL_ROWS, signal=signal, window_s=60).edges)
+
+
+def test_signal_names_treats_missing_columns_as_empty():
+    assert signal_names(SIGNAL_ROWS) == ["share", "reply", "url", "hashtag", "text", "like"]
+    assert signal_names(SIGNAL_ROWS.select(signal_columns("share"))) == ["share", "reply", "like"]

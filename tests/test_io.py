@@ -481,3 +481,89 @@ def test_write_table_round_trips_through_the_reader(tmp_path, suffix):
 def test_write_table_rejects_unknown_extension(tmp_path):
     with pytest.raises(UsageError, match=r"\.parquet or \.csv"):
         write_table(_expected_canonical(), tmp_path / "events.xlsx")
+
+
+# ------------------------------------------------------- reading only some columns
+
+
+def _projection_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    ira = tmp_path / "ira.parquet"
+    _ira_sample().write_parquet(ira)
+    canonical_parquet = tmp_path / "events.parquet"
+    _expected_canonical().write_parquet(canonical_parquet)
+    return {
+        "canonical csv": (FIXTURES / "events.csv", "canonical"),
+        "canonical parquet": (canonical_parquet, "canonical"),
+        "cntk": (FIXTURES / "cntk.csv", "cntk"),
+        "twitter-io": (FIXTURES / "twitter_io.csv", "twitter-io"),
+        "ira": (ira, "ira"),
+    }
+
+
+@pytest.mark.parametrize("case", ["canonical csv", "canonical parquet", "cntk", "twitter-io", "ira"])
+@pytest.mark.parametrize("wanted", [["target"], ["text"], ["urls", "hashtags"], ["mentions", "client"], ["event_id"], []])
+def test_reading_some_columns_equals_the_full_read(tmp_path, case, wanted):
+    path, layout = _projection_cases(tmp_path)[case]
+    full = read_dataset(path, format=layout)
+    part = read_dataset(path, format=layout, columns=wanted, derive_accounts=False)
+    keep = [c for c in full.events.columns if c in {*wanted, *schema.EVENTS_REQUIRED}]
+    assert_frame_equal(part.events, full.events.select(keep))
+    assert part.report == full.report
+    assert part.accounts is None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("ids", [True, False], ids=["with event_id", "without event_id"])
+def test_duplicates_span_every_column_even_when_few_are_read(tmp_path, suffix, ids):
+    # Rows 1-2 are equal everywhere; rows 3-4 differ only in text, which the projection does not read.
+    frame = pl.DataFrame({
+        "account_id": ["a", "a", "b", "b", "c"],
+        "timestamp": ["2021-01-08T14:00:00Z"] * 2 + ["2021-01-08T14:01:00Z"] * 2 + ["2021-01-08T14:02:00Z"],
+        "action": ["share"] * 5,
+        "target": ["p1", "p1", "p2", "p2", "p3"],
+        "text": ["same", "same", "one", "two", None],
+        **({"event_id": ["e1", "e1", "e2", "e2", "e3"]} if ids else {}),
+    })
+    path = tmp_path / f"e{suffix}"
+    frame.write_csv(path) if suffix == ".csv" else frame.write_parquet(path)
+    full = read_dataset(path)
+    part = read_dataset(path, columns=["target"])
+    expected = {"duplicate_row": 1, "duplicate_event_id": 1 if ids else 0}
+    assert full.report.dropped == part.report.dropped == expected
+    kept = ["p1", "p2", "p3"] if ids else ["p1", "p2", "p2", "p3"]  # without ids, rows 3-4 are distinct events
+    assert part.events["target"].to_list() == full.events["target"].to_list() == kept
+
+
+def test_duplicates_across_files_when_few_columns_are_read(tmp_path):
+    shutil.copy(FIXTURES / "events.csv", tmp_path / "1.csv")
+    shutil.copy(FIXTURES / "events.csv", tmp_path / "2.csv")
+    data = read_dataset(tmp_path, columns=["target"])
+    assert data.report.dropped == {"duplicate_row": 4, "duplicate_event_id": 0}
+    assert data.events.columns == ["account_id", "timestamp", "action", "target"]
+
+
+def test_dirty_counts_are_the_same_when_few_columns_are_read():
+    full = read_dataset(FIXTURES / "events_dirty.csv")
+    part = read_dataset(FIXTURES / "events_dirty.csv", columns=[])
+    assert part.report == full.report
+    assert_frame_equal(part.events, full.events.select(schema.EVENTS_REQUIRED))
+
+
+def test_projection_still_reports_missing_required_columns_and_bad_rows(tmp_path):
+    ira = tmp_path / "ira.parquet"
+    _ira_sample().drop("content").write_parquet(ira)
+    with pytest.raises(InputError, match="missing required column 'content'"):
+        read_dataset(ira, format="ira", columns=["account_id"])  # content is required, though not needed here
+    bad = tmp_path / "c.csv"
+    bad.write_text("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n1,7,a,,,x,1610114591,\n2,8,b,1,,y,later,\n")
+    with pytest.raises(InputError, match=r"row 2, column 'timestamp'.*got 'later'"):
+        read_dataset(bad, format="cntk", columns=["target"])
+
+
+def test_whole_second_epoch_text_matches_the_general_parser():
+    text = pl.Series(["1610114591", "-5", None, "+7"])
+    fast = parse_timestamps(text, where="f", column="t")
+    slow = parse_timestamps(text + pl.Series([".0", ".0", None, ".0"]), where="f", column="t")  # takes the general path
+    assert fast.to_list() == slow.to_list()
+    with pytest.raises(InputError, match="row 2"):
+        parse_timestamps(pl.Series(["1", "99999999999999"]), where="f", column="t")
