@@ -1,0 +1,579 @@
+"""Content features: what an account posts and how it repeats itself and others.
+
+Per account: the mix of actions; how often it repeats its own texts; how many
+of its texts are near-copies of another account's text (copy-paste with small
+edits, the classic trace of a shared script); how varied its links and
+hashtags are; how many apps it posts from.
+
+Near-duplicates are found with MinHash LSH over byte shingles of the
+normalised text (``normalize_text``), all in numpy/polars:
+
+- every distinct text is hashed once; its ``shingle_size``-byte windows are
+  hashed with a vectorised polynomial hash and a 64-bit mixer;
+- one-permutation MinHash (Li, Owen & Zhang 2012): each shingle hash falls in
+  one of ``bands * rows`` bins and each bin keeps its minimum (``np.minimum.at``),
+  one pass instead of one pass per permutation; empty bins of short texts borrow
+  from the next filled bin with an offset (rotation densification, Shrivastava &
+  Li 2014), so two texts agree in a bin with probability equal to their Jaccard
+  similarity;
+- each bin keeps 16 bits (b-bit MinHash, Li & König 2010: 1/65536 extra chance
+  agreement, corrected for);
+- LSH banding: texts that agree on all ``rows`` bins of some band are
+  candidates; candidates are kept when the share of agreeing bins (the Jaccard
+  estimate) is at least ``threshold``.
+
+Shingles found in more than ``max_shingle_share`` of all texts (and in more
+than ``COMMON_FLOOR``) are left out before hashing, like stop words: frequent
+words and word pairs otherwise fill the LSH buckets with unrelated texts
+(measured on Zipf-distributed synthetic text: 7x fewer candidates), so the
+threshold applies to the Jaccard similarity of the informative shingles.
+
+With the defaults (8-byte shingles, 20 bands of 6 rows) a pair at Jaccard 0.6
+is a candidate with probability 0.62, at 0.7 0.92, at 0.8 0.9996, at 0.3
+0.015. Identical texts (after
+normalisation) by different accounts are near-duplicates too. Texts shorter
+than ``min_text_chars`` are left out: short phrases ("good morning everyone")
+are shared by chance. Shares are left out (a share copies its original; the
+co-share signal covers it). A bucket of more than ``max_bucket_size`` texts
+(boilerplate) is not expanded into pairs, and a text posted by more than
+``max_accounts_per_text`` accounts (viral copypasta) is not expanded into
+account pairs; both are logged.
+
+Neutral values (an account with nothing to measure): action shares 0;
+``dup_text_ratio``, ``near_dup_share``, ``log_near_dup_accounts``, ``url_share``,
+``hashtag_share`` 0; ``url_diversity``, ``domain_diversity``,
+``hashtag_diversity`` 1 (no repetition seen); ``log_clients`` log(2) (one
+client) and ``top_client_share`` 1 (what most accounts look like when the
+client is unknown).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from detector.schema import KNOWN_ACTIONS
+from features import base
+from features.normalize import normalize_hashtag, normalize_text, normalize_url
+
+log = logging.getLogger(__name__)
+
+NAME = "content"
+OTHER_ACTION = "other"
+
+FEATURES: dict[str, float] = {
+    **{f"action_{a}": 0.0 for a in (*KNOWN_ACTIONS, OTHER_ACTION)},
+    "dup_text_ratio": 0.0,
+    "near_dup_share": 0.0,
+    "log_near_dup_accounts": 0.0,
+    "url_share": 0.0,
+    "url_diversity": 1.0,
+    "domain_diversity": 1.0,
+    "hashtag_share": 0.0,
+    "hashtag_diversity": 1.0,
+    "log_clients": math.log(2.0),
+    "top_client_share": 1.0,
+}
+
+PAIRS_SCHEMA: dict[str, pl.DataType] = {"source": pl.String(), "target": pl.String(), "n_texts": pl.Int64()}
+
+_U64 = np.uint64
+_MASK32 = _U64(0xFFFFFFFF)
+_EMPTY_BIN = _U64(1 << 32)  # above every 32-bit bin value
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_POLY = _U64(0x100000001B3)  # FNV-64 prime: spreads bytes across the word
+_B_BITS_CHANCE = 1.0 / 65536.0
+_SKETCH_BITS = 24
+COMMON_FLOOR = 1000  # a shingle in fewer texts is never "common": an operator's template pasted 1000 times stays visible
+_CHUNK_BYTES = 1 << 23  # text bytes hashed at once: bounds temporary memory (~40 bytes each)
+_PAIRS_PER_CHUNK = 1 << 18  # candidate pairs verified at once (2 * rows * bands bytes each)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NearDupParams:
+    """Tunables of near-duplicate detection (see the module docstring)."""
+
+    threshold: float = 0.6
+    shingle_size: int = 8
+    bands: int = 20
+    rows: int = 6
+    min_text_chars: int = 25
+    max_shingle_share: float = 0.001
+    max_bucket_size: int = 500
+    max_accounts_per_text: int = 1000
+    seed: int = 0
+
+    def validate(self) -> None:
+        check = base.check_param
+        check(NAME, "threshold", self.threshold, lambda v: base.is_number(v) and 0 < v <= 1, "a number in (0, 1]")
+        check(NAME, "max_shingle_share", self.max_shingle_share, lambda v: base.is_number(v) and 0 < v <= 1, "a number in (0, 1]")
+        for param, low in (("shingle_size", 1), ("bands", 1), ("rows", 1), ("min_text_chars", 1), ("max_bucket_size", 2), ("max_accounts_per_text", 2)):
+            check(NAME, param, getattr(self, param), lambda v, low=low: base.is_int(v) and v >= low, f"an int >= {low}")
+        check(NAME, "seed", self.seed, lambda v: base.is_int(v) and v >= 0, "an int >= 0")
+
+
+# ---------------------------------------------------------------- hashing
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of uint64 whose output bits all depend on every input bit."""
+    x = x ^ (x >> _U64(30))
+    x = x * _U64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> _U64(27))
+    x = x * _U64(0x94D049BB133111EB)
+    return x ^ (x >> _U64(31))
+
+
+def _text_bytes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes of all texts concatenated, and the int64 offsets (n + 1) delimiting them."""
+    arr = texts.rechunk().to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    return data, offsets
+
+
+def _step(h: np.ndarray, byte: np.ndarray, j: int, k: int) -> np.ndarray:
+    """Add byte ``j`` of a window: packed exactly when k <= 8, else a polynomial hash."""
+    return h | (byte << _U64(8 * j)) if k <= 8 else h * _POLY + byte
+
+
+def _windows(padded: np.ndarray, n: int, k: int) -> np.ndarray:
+    """The k-byte window starting at each of the first ``n`` bytes, as one uint64 (hashed when k > 8).
+
+    For k <= 8 the window is read directly: eight unaligned little-endian
+    uint64 views of the buffer, one per start offset modulo 8, then the bytes
+    past k masked off; no arithmetic per byte.
+    """
+    if k > 8:
+        out = np.zeros(n, _U64)
+        for j in range(k):
+            out = _step(out, padded[j : j + n].astype(_U64), j, k)
+        return out
+    buf = np.concatenate([padded, np.zeros(16, np.uint8)]).tobytes()
+    out = np.empty(n, _U64)
+    for r in range(min(8, n)):
+        count = len(out[r::8])
+        out[r::8] = np.ndarray(count, dtype="<u8", buffer=buf, offset=r, strides=(8,))
+    if k < 8:
+        out &= _U64((1 << (8 * k)) - 1)
+    return out
+
+
+def _shingle_hashes(data: np.ndarray, starts: np.ndarray, lens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mixed 64-bit hash of every k-byte window of every text (a shorter text is one shingle): (hashes, text index)."""
+    n_shingles = np.where(lens >= k, lens - k + 1, 1)
+    which = np.repeat(np.arange(len(lens)), n_shingles)
+    # Polynomial hash of the window starting at every byte, over the contiguous
+    # buffer (k shifted passes, no gathers); windows that run past their text
+    # are dropped below, except a short text's only window, rehashed masked.
+    padded = np.concatenate([data, np.zeros(max(k, 8), np.uint8)])
+    rolling = _windows(padded, len(data), k)
+    first = np.cumsum(n_shingles) - n_shingles
+    pos = starts[which] + (np.arange(len(which)) - first[which])
+    h = rolling[pos] if len(data) else np.zeros(len(which), _U64)
+    short = np.flatnonzero(lens < k)
+    if len(short):
+        hs = np.zeros(len(short), _U64)
+        for j in range(k):
+            inside = j < lens[short]
+            byte = padded[np.minimum(starts[short] + j, len(padded) - 1)].astype(_U64)
+            hs = _step(hs, np.where(inside, byte, _U64(0)), j, k)
+        # The length keeps "ab" apart from "ab" followed by NUL bytes.
+        h[first[short]] = hs ^ (lens[short].astype(_U64) << _U64(56))
+    return h, which
+
+
+def _densify(bins: np.ndarray) -> np.ndarray:
+    """Rotation densification: an empty bin takes the next filled bin to its right (circularly), offset by the distance.
+
+    Every row must have a filled bin. Returns 16-bit values.
+    """
+    p = bins.shape[1]
+    filled = bins != _EMPTY_BIN
+    nearest = np.minimum.accumulate(np.where(filled, np.arange(p), 2 * p)[:, ::-1], axis=1)[:, ::-1]
+    # Past the last filled bin, wrap around to the first one.
+    nearest = np.where(nearest == 2 * p, nearest[:, :1] + p, nearest)
+    dist = (nearest - np.arange(p)).astype(_U64)
+    value = np.take_along_axis(bins, nearest % p, axis=1)
+    # Multiply-shift to 16 bits: equal (value, distance) stay equal, others collide 1/65536.
+    return (((value + dist * _GOLDEN) * _U64(0xD6E8FEB86659FD93)) >> _U64(48)).astype(np.uint16)
+
+
+def _chunks(offsets: np.ndarray) -> list[tuple[int, int]]:
+    """Text ranges of about ``_CHUNK_BYTES`` bytes each (at least one text)."""
+    n, out, lo = len(offsets) - 1, [], 0
+    while lo < n:
+        hi = int(np.searchsorted(offsets, offsets[lo] + _CHUNK_BYTES, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def minhash_signatures(
+    texts: pl.Series, *, n_bins: int, shingle_size: int, seed: int = 0, max_shingle_share: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint16 MinHash signatures, one row of ``n_bins`` per text, and which rows are valid.
+
+    Equal texts get equal rows; two texts agree in each bin with probability
+    about their Jaccard similarity over ``shingle_size``-byte shingles, leaving
+    out common shingles: those in more than ``max_shingle_share`` of the texts
+    (and more than ``COMMON_FLOOR``). A text with only common shingles has no
+    valid signature.
+    """
+    data, offsets = _text_bytes(texts)
+    n = len(offsets) - 1
+    salt = _mix(np.array([seed + 1], _U64) * _GOLDEN)[0]
+    chunks = _chunks(offsets)
+
+    def hashed(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        base_off = offsets[lo]
+        h, which = _shingle_hashes(data[base_off : offsets[hi]], offsets[lo:hi] - base_off, offsets[lo + 1 : hi + 1] - offsets[lo:hi], shingle_size)
+        return _mix(h ^ salt), which
+
+    limit = max(COMMON_FLOOR, max_shingle_share * n)
+    counts = None
+    if n > limit:  # with fewer texts, no shingle can be common (barring repeats inside a text)
+        # Count-sketch of shingle frequencies (2**24 counters): a rare shingle
+        # shares a counter with a common one with small probability, and then
+        # it is merely left out like a common one.
+        counts = np.zeros(1 << _SKETCH_BITS, np.int64)
+        for lo, hi in chunks:
+            x, _ = hashed(lo, hi)
+            counts += np.bincount((x >> _U64(64 - _SKETCH_BITS)).astype(np.int64), minlength=1 << _SKETCH_BITS)
+    out = np.zeros((n, n_bins), np.uint16)
+    valid = np.zeros(n, bool)
+    for lo, hi in chunks:
+        x, which = hashed(lo, hi)
+        if counts is not None:
+            keep = counts[(x >> _U64(64 - _SKETCH_BITS)).astype(np.int64)] <= limit
+            x, which = x[keep], which[keep]
+        # Multiply-shift picks the bin from the high half; the low half is the value.
+        b = (((x >> _U64(32)) * _U64(n_bins)) >> _U64(32)).astype(np.int64)
+        bins = np.full((hi - lo) * n_bins, _EMPTY_BIN, _U64)
+        np.minimum.at(bins, which * n_bins + b, x & _MASK32)
+        bins = bins.reshape(hi - lo, n_bins)
+        ok = (bins != _EMPTY_BIN).any(axis=1)
+        out[lo:hi][ok] = _densify(bins[ok])
+        valid[lo:hi] = ok
+    return out, valid
+
+
+# ---------------------------------------------------------------- LSH
+
+
+def _band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64: one key per band from its ``rows`` 16-bit values."""
+    n = sig.shape[0]
+    keys = np.zeros((n, bands), _U64)
+    for r in range(rows):
+        keys = keys * _POLY + sig[:, r::rows][:, :bands].astype(_U64) + _U64(1)
+    return _mix(keys)
+
+
+def _candidate_pairs(sig: np.ndarray, valid: np.ndarray, params: NearDupParams) -> pl.DataFrame:
+    """Distinct text pairs (t1 < t2) that share a band key; oversized buckets are skipped."""
+    rows = np.flatnonzero(valid)
+    keys = _band_keys(sig[rows], params.bands, params.rows)
+    found, skipped = [], 0
+    for band in range(params.bands):
+        frame = pl.DataFrame({"t": rows.astype(np.int64), "key": keys[:, band]})
+        frame = frame.filter(pl.col("key").is_duplicated()).with_columns(pl.len().over("key").alias("size"))
+        big = frame["size"] > params.max_bucket_size
+        skipped += int(frame.filter(big)["key"].n_unique())
+        frame = frame.filter(~big).select("t", "key")
+        pairs = frame.join(frame, on="key", suffix="2").filter(pl.col("t") < pl.col("t2"))
+        found.append(pairs.select(pl.col("t").alias("t1"), "t2"))
+    if skipped:
+        log.info("near-duplicates: %d LSH buckets above max_bucket_size=%d skipped", skipped, params.max_bucket_size)
+    if not found:
+        return pl.DataFrame(schema={"t1": pl.Int64, "t2": pl.Int64})
+    return pl.concat(found).unique()
+
+
+def _verify(sig: np.ndarray, pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """The candidate pairs whose estimated Jaccard similarity reaches ``threshold``."""
+    t1, t2 = pairs["t1"].to_numpy(), pairs["t2"].to_numpy()
+    keep = np.zeros(len(t1), bool)
+    for lo in range(0, len(t1), _PAIRS_PER_CHUNK):
+        a, b = t1[lo : lo + _PAIRS_PER_CHUNK], t2[lo : lo + _PAIRS_PER_CHUNK]
+        agree = (sig[a] == sig[b]).mean(axis=1)
+        keep[lo : lo + len(a)] = (agree - _B_BITS_CHANCE) / (1 - _B_BITS_CHANCE) >= threshold - 1e-12
+    return pairs.filter(pl.Series(keep))
+
+
+# ---------------------------------------------------------------- texts to accounts
+
+
+def _texts(events: pl.DataFrame, min_text_chars: int) -> pl.DataFrame:
+    """Distinct (account_id, text) of non-share events, normalised, at least ``min_text_chars`` characters."""
+    return (
+        events.lazy()
+        .filter((pl.col("action") != "share") & pl.col("account_id").is_not_null())
+        .select("account_id", normalize_text(pl.col("text")).alias("text"))
+        .filter(pl.col("text").str.len_chars() >= min_text_chars)
+        .unique()
+        .collect()
+    )
+
+
+def _matches(usage: pl.DataFrame, params: NearDupParams) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Directed near-duplicate matches, per-text account counts, and the text-coded usage.
+
+    ``usage``: distinct (account_id, text). Returns rows (account ``a``, its
+    text id ``t``, another account ``b``, its matched text id ``u``) in both
+    directions; (``tid``, ``n_accounts``) per text; and (``account_id``, ``tid``).
+    """
+    texts = usage.select(pl.col("text").unique().sort()).with_row_index("tid", offset=0)
+    coded = usage.join(texts, on="text").select("account_id", pl.col("tid").cast(pl.Int64))
+    n_acc = coded.group_by("tid").agg(pl.len().alias("n_accounts"))
+    sig, valid = minhash_signatures(
+        texts["text"],
+        n_bins=params.bands * params.rows,
+        shingle_size=params.shingle_size,
+        seed=params.seed,
+        max_shingle_share=params.max_shingle_share,
+    )
+    near = _verify(sig, _candidate_pairs(sig, valid, params), params.threshold)
+    shared = n_acc.filter(pl.col("n_accounts") >= 2).select(pl.col("tid").alias("t1"), pl.col("tid").alias("t2"))
+    text_pairs = pl.concat([near, shared])
+    viral = n_acc.filter(pl.col("n_accounts") > params.max_accounts_per_text)
+    if viral.height:
+        log.info(
+            "near-duplicates: %d texts posted by more than max_accounts_per_text=%d accounts not expanded into pairs",
+            viral.height,
+            params.max_accounts_per_text,
+        )
+    expandable = coded.join(viral.select("tid"), on="tid", how="anti")
+    left = expandable.rename({"account_id": "a", "tid": "t1"})
+    right = expandable.rename({"account_id": "b", "tid": "t2"})
+    matched = (
+        text_pairs.lazy()
+        .join(left.lazy(), on="t1")
+        .join(right.lazy(), on="t2")
+        .filter(pl.col("a") != pl.col("b"))
+        .collect()
+    )
+    both = pl.concat(
+        [
+            matched.select("a", pl.col("t1").alias("t"), "b", pl.col("t2").alias("u")),
+            matched.select(pl.col("b").alias("a"), pl.col("t2").alias("t"), pl.col("a").alias("b"), pl.col("t1").alias("u")),
+        ]
+    )
+    return both, n_acc, coded
+
+
+def near_duplicate_pairs(
+    events: pl.DataFrame,
+    *,
+    threshold: float = 0.6,
+    shingle_size: int = 8,
+    bands: int = 20,
+    rows: int = 6,
+    min_text_chars: int = 25,
+    max_shingle_share: float = 0.001,
+    max_bucket_size: int = 500,
+    max_accounts_per_text: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Account pairs that posted near-duplicate texts: ``source < target``, ``n_texts``.
+
+    ``n_texts`` counts distinct text pairs (one text of each account, Jaccard
+    estimate at least ``threshold``; an identical text posted by both counts
+    once). Sorted by ``source, target``.
+    """
+    params = NearDupParams(
+        threshold=threshold,
+        shingle_size=shingle_size,
+        bands=bands,
+        rows=rows,
+        min_text_chars=min_text_chars,
+        max_shingle_share=max_shingle_share,
+        max_bucket_size=max_bucket_size,
+        max_accounts_per_text=max_accounts_per_text,
+        seed=seed,
+    )
+    params.validate()
+    events = base.prepare_events(events, builder=NAME)
+    usage = _texts(events, params.min_text_chars)
+    if usage.height == 0:
+        return pl.DataFrame(schema=PAIRS_SCHEMA)
+    both, _, _ = _matches(usage, params)
+    return _pairs_from_matches(both)
+
+
+def _pairs_from_matches(both: pl.DataFrame) -> pl.DataFrame:
+    """One row per account pair from directed matches: distinct unordered text pairs."""
+    return (
+        both.lazy()
+        .filter(pl.col("a") < pl.col("b"))
+        .select(
+            pl.col("a").alias("source"),
+            pl.col("b").alias("target"),
+            pl.min_horizontal("t", "u").alias("lo"),
+            pl.max_horizontal("t", "u").alias("hi"),
+        )
+        .unique()
+        .group_by("source", "target")
+        .agg(pl.len().cast(pl.Int64).alias("n_texts"))
+        .sort("source", "target")
+        .collect()
+    )
+
+
+# ---------------------------------------------------------------- the builder
+
+
+def _share(mask: pl.Expr) -> pl.Expr:
+    return mask.cast(pl.Float64).mean()
+
+
+class ContentBuilder:
+    """Action mix, self- and cross-account text duplication, URL/hashtag diversity, clients.
+
+    Keyword arguments are the near-duplicate tunables of ``near_duplicate_pairs``.
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.6,
+        shingle_size: int = 8,
+        bands: int = 20,
+        rows: int = 6,
+        min_text_chars: int = 25,
+        max_shingle_share: float = 0.001,
+        max_bucket_size: int = 500,
+        max_accounts_per_text: int = 1000,
+        seed: int = 0,
+    ) -> None:
+        self.threshold = threshold
+        self.shingle_size = shingle_size
+        self.bands = bands
+        self.rows = rows
+        self.min_text_chars = min_text_chars
+        self.max_shingle_share = max_shingle_share
+        self.max_bucket_size = max_bucket_size
+        self.max_accounts_per_text = max_accounts_per_text
+        self.seed = seed
+
+    def neutral(self) -> dict[str, float]:
+        return base.columns(NAME, FEATURES)
+
+    def build(self, events: pl.DataFrame, accounts: pl.DataFrame | None = None) -> pl.DataFrame:
+        """One row per account in ``events`` (``accounts`` is not used)."""
+        params = NearDupParams(
+            threshold=self.threshold,
+            shingle_size=self.shingle_size,
+            bands=self.bands,
+            rows=self.rows,
+            min_text_chars=self.min_text_chars,
+            max_shingle_share=self.max_shingle_share,
+            max_bucket_size=self.max_bucket_size,
+            max_accounts_per_text=self.max_accounts_per_text,
+            seed=self.seed,
+        )
+        params.validate()
+        events = base.prepare_events(events, builder=NAME).filter(pl.col("account_id").is_not_null())
+        frame = (
+            self._actions(events)
+            .join(self._links(events), on="account_id", how="left")
+            .join(self._clients(events), on="account_id", how="left")
+            .join(self._text_features(events, params), on="account_id", how="left")
+        )
+        defaults = FEATURES
+        frame = frame.with_columns(pl.col(c).fill_null(v) for c, v in defaults.items() if c in frame.columns)
+        out = frame.rename(lambda c: c if c == "account_id" else f"{NAME}{base.SEPARATOR}{c}")
+        return base.finish(out, self.neutral())
+
+    @staticmethod
+    def _actions(events: pl.DataFrame) -> pl.DataFrame:
+        action = pl.col("action")
+        return events.group_by("account_id").agg(
+            *(_share(action == a).alias(f"action_{a}") for a in KNOWN_ACTIONS),
+            _share(~action.is_in(KNOWN_ACTIONS)).alias(f"action_{OTHER_ACTION}"),
+        )
+
+    @staticmethod
+    def _links(events: pl.DataFrame) -> pl.DataFrame:
+        """URL and hashtag use of non-share events (a share's links are its original's)."""
+        own = events.lazy().filter(pl.col("action") != "share").select("account_id", "urls", "hashtags")
+        rates = own.group_by("account_id").agg(
+            _share(pl.col("urls").list.len() > 0).alias("url_share"),
+            _share(pl.col("hashtags").list.len() > 0).alias("hashtag_share"),
+        )
+        url = normalize_url(pl.col("urls"))
+        urls = (
+            own.select("account_id", "urls")
+            .explode("urls")
+            .filter(pl.col("urls").is_not_null() & (pl.col("urls").str.strip_chars() != ""))
+            .select("account_id", url.alias("url"))
+            .with_columns(pl.col("url").str.extract(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://)?([^/?#:]*)", 1).alias("domain"))
+            .group_by("account_id")
+            .agg(
+                (pl.col("url").n_unique() / pl.len()).alias("url_diversity"),
+                (pl.col("domain").n_unique() / pl.len()).alias("domain_diversity"),
+            )
+        )
+        tags = (
+            own.select("account_id", "hashtags")
+            .explode("hashtags")
+            .select("account_id", normalize_hashtag(pl.col("hashtags")).alias("tag"))
+            .filter(pl.col("tag").is_not_null() & (pl.col("tag") != ""))
+            .group_by("account_id")
+            .agg((pl.col("tag").n_unique() / pl.len()).alias("hashtag_diversity"))
+        )
+        return rates.join(urls, on="account_id", how="left").join(tags, on="account_id", how="left").collect()
+
+    @staticmethod
+    def _clients(events: pl.DataFrame) -> pl.DataFrame:
+        counts = events.filter(pl.col("client").is_not_null()).group_by("account_id", "client").agg(pl.len().alias("n"))
+        return counts.group_by("account_id").agg(
+            pl.len().cast(pl.Float64).log1p().alias("log_clients"),
+            (pl.col("n").max() / pl.col("n").sum()).alias("top_client_share"),
+        )
+
+    @staticmethod
+    def _text_features(events: pl.DataFrame, params: NearDupParams) -> pl.DataFrame:
+        """Own repeats, and near-duplicates of other accounts' texts."""
+        texts = (
+            events.filter(pl.col("action") != "share")
+            .select("account_id", normalize_text(pl.col("text")).alias("text"))
+            .filter(pl.col("text").str.len_chars() >= params.min_text_chars)
+        )
+        own = texts.group_by("account_id").agg((1.0 - pl.col("text").n_unique() / pl.len()).alias("dup_text_ratio"))
+        usage = texts.unique()
+        if usage.height == 0:
+            return own.with_columns(pl.lit(0.0).alias("near_dup_share"), pl.lit(0.0).alias("log_near_dup_accounts"))
+        both, n_acc, coded = _matches(usage, params)
+        per_text = coded.group_by("account_id").agg(pl.len().alias("n_texts"))
+        # A viral text is not expanded into pairs, but it is plainly shared with others.
+        viral = coded.join(n_acc.filter(pl.col("n_accounts") > params.max_accounts_per_text), on="tid").select("account_id", "tid")
+        dup_texts = (
+            pl.concat([both.select(pl.col("a").alias("account_id"), pl.col("t").alias("tid")), viral])
+            .unique()
+            .group_by("account_id")
+            .agg(pl.len().alias("n_dup"))
+        )
+        others = both.group_by("a").agg(pl.col("b").n_unique().alias("n_others")).rename({"a": "account_id"})
+        near = (
+            per_text.join(dup_texts, on="account_id", how="left")
+            .join(others, on="account_id", how="left")
+            .select(
+                "account_id",
+                (pl.col("n_dup").fill_null(0) / pl.col("n_texts")).alias("near_dup_share"),
+                pl.col("n_others").fill_null(0).cast(pl.Float64).log1p().alias("log_near_dup_accounts"),
+            )
+        )
+        return own.join(near, on="account_id", how="left")

@@ -1,0 +1,58 @@
+"""Shared addresses and devices: pairs, and crowd-weighted peer counts."""
+
+import math
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from detector.errors import ConfigError
+from detector.schema import EVENTS, conform
+from features.infra import InfraBuilder, shared_infrastructure_pairs
+
+T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
+
+
+def _events(account_id, ip=None, device_id=None):
+    n = len(account_id)
+    frame = pl.DataFrame(
+        {"account_id": account_id, "timestamp": [T0] * n, "action": ["post"] * n, "ip": ip or [None] * n, "device_id": device_id or [None] * n},
+        schema_overrides={"ip": pl.String, "device_id": pl.String},
+    )
+    return conform(frame.with_columns(pl.col("timestamp").dt.cast_time_unit("us")), EVENTS)
+
+
+def _col(out, name):
+    return dict(zip(out["account_id"], out[f"infra__{name}"]))
+
+
+def test_two_accounts_sharing_one_device_are_a_pair():
+    events = _events(["a", "b", "c", "a"], device_id=["d1", "d1", "d2", "d1"], ip=["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"])
+    pairs = shared_infrastructure_pairs(events)
+    assert pairs.to_dicts() == [{"source": "a", "target": "b", "signal": "device", "n_shared": 1}]
+    out = InfraBuilder(crowd_scale=10.0).build(events)
+    assert _col(out, "log_device_peers") == pytest.approx({"a": math.log1p(1 / 1.01), "b": math.log1p(1 / 1.01), "c": 0.0})
+    assert _col(out, "log_ips") == pytest.approx({"a": math.log(3), "b": math.log(2), "c": math.log(2)})
+
+
+def test_peer_met_on_two_addresses_counts_once():
+    events = _events(["a", "b", "a", "b"], ip=["x", "x", "y", "y"])
+    assert shared_infrastructure_pairs(events).to_dicts() == [{"source": "a", "target": "b", "signal": "ip", "n_shared": 2}]
+    assert _col(InfraBuilder().build(events), "log_ip_peers")["a"] == pytest.approx(math.log1p(1 / 1.01))
+
+
+def test_five_hundred_accounts_on_one_address_are_down_weighted():
+    crowd = [f"u{i:03d}" for i in range(500)]
+    events = _events(crowd + ["p", "q"], ip=["nat"] * 500 + ["proxy", "proxy"])
+    assert shared_infrastructure_pairs(events).to_dicts() == [{"source": "p", "target": "q", "signal": "ip", "n_shared": 1}]
+    peers = _col(InfraBuilder(crowd_scale=10.0, max_accounts_per_address=50).build(events), "log_ip_peers")
+    assert peers["u000"] == pytest.approx(math.log1p(499 / (1 + 49.9**2)))
+    assert peers["u000"] < 0.3 * peers["p"] < 0.05 * math.log(500)
+    # below the pair cap the same weighting applies pair by pair
+    small = _col(InfraBuilder(crowd_scale=10.0, max_accounts_per_address=1000).build(events), "log_ip_peers")
+    assert small["u000"] == pytest.approx(peers["u000"])
+
+
+def test_bad_cap_is_named():
+    with pytest.raises(ConfigError, match="'max_accounts_per_address' parameter of \\[infra\\]"):
+        shared_infrastructure_pairs(_events(["a"]), max_accounts_per_address=1)
