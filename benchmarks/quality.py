@@ -35,7 +35,16 @@ from detector.io import atomic_path
 # A method maps (events, accounts or None) to the contract's accounts table.
 Method = Callable[[pl.DataFrame, "pl.DataFrame | None"], pl.DataFrame]
 
+def _coordetect(events: pl.DataFrame, accounts: pl.DataFrame | None) -> pl.DataFrame:
+    """The detector with its default configuration, as ``coordetect score`` runs it."""
+    from detector.config import Config
+    from detector.pipeline import detect
+
+    return detect(events, accounts, Config()).accounts
+
+
 METHODS: dict[str, Method] = {
+    "coordetect": _coordetect,
     "cntk_components": lambda events, accounts: cntk_components.run(events),
     "pacheco": lambda events, accounts: pacheco.run(events),
     "coortweet": lambda events, accounts: coortweet.run(events),

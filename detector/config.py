@@ -54,10 +54,49 @@ class CoactionConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DetectorConfig:
+    """Which pair evidence the detector gathers (``detector.pipeline``)."""
+
+    window_s: int = _param(3600, _int_at_least(0))
+    max_object_accounts: int = _param(1000, _int_at_least(2))
+    min_objects: int = _param(2, _int_at_least(1))
+    fdr: float = _param(0.01, _number_in(1e-12, 1.0))
+    min_text_chars: int = _param(25, _int_at_least(1))
+    near_duplicate_threshold: float = _param(0.6, _number_in(0.05, 1.0))
+    max_accounts_per_address: int = _param(50, _int_at_least(2))
+    infrastructure_strength: float = _param(0.5, _number_in(0.0, 100.0))
+    cohort_s: int = _param(86400, _int_at_least(0))
+    max_template_accounts: int = _param(500, _int_at_least(2))
+    identity_strength: float = _param(0.5, _number_in(0.0, 100.0))
+    min_pair_strength: float = _param(0.0, _number_in(0.0, 1e9))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterConfig:
+    """HDBSCAN over the fused pair distances (``detector.cluster``)."""
+
+    min_cluster_size: int = _param(3, _int_at_least(2))
+    min_samples: int = _param(2, _int_at_least(1))
+    split_density: float = _param(0.25, _number_in(0.0, 1.0))
+    trim_share: float = _param(0.25, _number_in(0.0, 1.0))
+    attach_share: float = _param(0.5, _number_in(0.0, 1.0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreConfig:
+    """When a cluster is flagged (``detector.scoring``)."""
+
+    threshold: float = _param(0.5, _number_in(0.0, 1.0))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole resolved configuration of a run."""
 
     coaction: CoactionConfig = field(default_factory=CoactionConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (tuples as lists), as recorded in ``run.json``."""
@@ -65,7 +104,7 @@ class Config:
 
 
 # Section name in TOML -> its dataclass. Explicit, like every registry here.
-_SECTIONS: dict[str, type] = {"coaction": CoactionConfig}
+_SECTIONS: dict[str, type] = {"coaction": CoactionConfig, "detector": DetectorConfig, "cluster": ClusterConfig, "score": ScoreConfig}
 
 
 def _where(path: Path | None) -> str:

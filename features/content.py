@@ -411,6 +411,46 @@ def near_duplicate_pairs(
     return _pairs_from_matches(both)
 
 
+def near_duplicate_groups(
+    texts: pl.Series,
+    *,
+    threshold: float = 0.6,
+    shingle_size: int = 8,
+    bands: int = 20,
+    rows: int = 6,
+    max_shingle_share: float = 0.001,
+    max_bucket_size: int = 500,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """``text, group``: each distinct (normalised) text and the near-duplicate family it belongs to.
+
+    Families are the connected components of the near-duplicate relation (Jaccard
+    estimate of the texts' shingles at least ``threshold``); ``group`` is the
+    family's smallest text, so a copy-paste campaign with small edits becomes one
+    object that co-action and its popularity control can treat like any other.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    distinct = texts.drop_nulls().unique().sort()
+    if distinct.len() == 0:
+        return pl.DataFrame(schema={"text": pl.String(), "group": pl.String()})
+    params = NearDupParams(
+        threshold=threshold, shingle_size=shingle_size, bands=bands, rows=rows, min_text_chars=1,
+        max_shingle_share=max_shingle_share, max_bucket_size=max_bucket_size, max_accounts_per_text=2, seed=seed,
+    )
+    params.validate()
+    sig, valid = minhash_signatures(distinct, n_bins=bands * rows, shingle_size=shingle_size, seed=seed, max_shingle_share=max_shingle_share)
+    near = _verify(sig, _candidate_pairs(sig, valid, params), threshold)
+    n = distinct.len()
+    graph = sp.coo_matrix((np.ones(near.height), (near["t1"].to_numpy(), near["t2"].to_numpy())), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    # Texts are sorted, so the first index of each component is its smallest text.
+    first = pl.DataFrame({"c": component}).with_row_index("t").group_by("c").agg(pl.col("t").min().alias("rep"))
+    rep = pl.DataFrame({"c": component}).join(first, on="c", how="left", maintain_order="left")["rep"].to_numpy()
+    return pl.DataFrame({"text": distinct, "group": distinct.gather(rep)})
+
+
 def _pairs_from_matches(both: pl.DataFrame) -> pl.DataFrame:
     """One row per account pair from directed matches: distinct unordered text pairs."""
     return (

@@ -1,0 +1,209 @@
+"""Fuse pair evidence across signals and cluster accounts into operator groups with HDBSCAN.
+
+Every source of pair evidence (significant co-action per signal, near-duplicate
+texts, shared devices or addresses, shared identity templates) arrives as rows
+``source, target, signal, strength``. Fusion adds the strengths of a pair over
+its signals: agreeing signals make a pair closer. The distance between two
+accounts is ``1 / (1 + strength)`` in (0, 1]; pairs without evidence are at the
+maximum distance 1.
+
+HDBSCAN runs on that sparse distance graph one connected component at a time
+(components share no evidence, so they are independent problems; this also keeps
+each problem small). Within a component it finds the dense cores and leaves
+accounts that hang on by one weak edge as noise (-1), instead of forcing every
+linked account into a group as connected components do.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import hdbscan
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+log = logging.getLogger(__name__)
+
+PAIR_EVIDENCE: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "target": pl.String(),
+    "signal": pl.String(),
+    "strength": pl.Float64(),
+}
+FUSED: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "target": pl.String(),
+    "strength": pl.Float64(),
+    "signals": pl.List(pl.String()),
+}
+LABELS: dict[str, pl.DataType] = {"account_id": pl.String(), "cluster_id": pl.Int64()}
+
+
+def fuse(evidence: list[pl.DataFrame], *, min_strength: float) -> pl.DataFrame:
+    """One row per pair: summed strength over signals and the signals that agree; weak pairs dropped."""
+    frames = [frame.select(list(PAIR_EVIDENCE)).cast(PAIR_EVIDENCE) for frame in evidence if frame.height]
+    if not frames:
+        return pl.DataFrame(schema=FUSED)
+    return (
+        pl.concat(frames)
+        .group_by("source", "target")
+        .agg(pl.col("strength").sum(), pl.col("signal").unique().sort().alias("signals"))
+        .filter(pl.col("strength") >= min_strength)
+        .sort("source", "target")
+        .cast(FUSED)
+    )
+
+
+def cluster_accounts(
+    fused: pl.DataFrame,
+    *,
+    min_cluster_size: int,
+    min_samples: int,
+    split_density: float = 0.25,
+    trim_share: float = 0.25,
+    attach_share: float = 0.5,
+) -> pl.DataFrame:
+    """``account_id, cluster_id`` for every account in ``fused``; -1 for noise.
+
+    Cluster ids are numbered 0, 1, ... in the order of each cluster's smallest
+    account_id, so the same input always gives the same ids.
+    """
+    if fused.is_empty():
+        return pl.DataFrame(schema=LABELS)
+    names = pl.concat([fused["source"], fused["target"]]).unique().sort()
+    index = pl.DataFrame({"account_id": names}).with_row_index("node")
+    coded = (
+        fused.join(index.rename({"account_id": "source", "node": "i"}), on="source")
+        .join(index.rename({"account_id": "target", "node": "j"}), on="target")
+    )
+    i, j = coded["i"].to_numpy(), coded["j"].to_numpy()
+    distance = 1.0 / (1.0 + coded["strength"].to_numpy())
+    n = len(names)
+    graph = sp.coo_matrix((np.concatenate([distance, distance]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n)).tocsr()
+    n_components, component = connected_components(graph, directed=False)
+    labels = np.full(n, -1, dtype=np.int64)
+    next_label = 0
+    for c in range(n_components):
+        members = np.flatnonzero(component == c)
+        if len(members) < min_cluster_size:
+            continue
+        local = _hdbscan_component(
+            graph[members][:, members], min_cluster_size=min_cluster_size, min_samples=min_samples, min_density=split_density
+        )
+        for value in np.unique(local[local >= 0]):
+            labels[members[local == value]] = next_label
+            next_label += 1
+    labels = _trim_weak_members(graph, labels, share=trim_share, min_cluster_size=min_cluster_size)
+    labels = _attach_noise(graph, labels, share=attach_share)
+    frame = pl.DataFrame({"account_id": names, "cluster_id": labels})
+    return _renumber(frame)
+
+
+def _member_links(graph: sp.csr_matrix, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: links to each cluster's members (n x k) and the cluster sizes."""
+    k = int(labels.max()) + 1
+    rows = np.flatnonzero(labels >= 0)
+    membership = sp.csr_matrix((np.ones(len(rows)), (rows, labels[rows])), shape=(len(labels), k))
+    adjacency = graph.copy()
+    adjacency.data = np.ones_like(adjacency.data)
+    return (adjacency @ membership).toarray(), np.bincount(labels[rows], minlength=k)
+
+
+def _trim_weak_members(graph: sp.csr_matrix, labels: np.ndarray, *, share: float, min_cluster_size: int) -> np.ndarray:
+    """Make noise of members linked to far fewer of their cluster than its typical member is.
+
+    HDBSCAN's mutual reachability pulls in an account that has one strong link to a
+    dense group (an organic user who reshared a few of an operator's posts). A member
+    linked to less than ``share`` times the median member's share of the cluster is
+    not part of the group; a cluster left smaller than ``min_cluster_size`` dissolves.
+    """
+    if not (labels >= 0).any():
+        return labels
+    links, sizes = _member_links(graph, labels)
+    out = labels.copy()
+    for c in range(len(sizes)):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 2:
+            continue
+        frac = links[members, c] / (len(members) - 1)
+        weak = frac < share * np.median(frac)
+        out[members[weak]] = -1
+        if len(members) - weak.sum() < min_cluster_size:
+            out[members] = -1
+    return out
+
+
+def _attach_noise(graph: sp.csr_matrix, labels: np.ndarray, *, share: float) -> np.ndarray:
+    """Give a noise account to the cluster it is linked to at least ``share`` of the members of.
+
+    HDBSCAN keeps the densest core of a group and calls its rim noise; an account
+    tied to most of a group's members is part of that group by any reading.
+    """
+    clustered = labels >= 0
+    if not clustered.any() or clustered.all():
+        return labels
+    links, sizes = _member_links(graph, labels)
+    ratio = links / np.maximum(sizes, 1)
+    best = ratio.argmax(axis=1)
+    take = (~clustered) & (ratio[np.arange(len(labels)), best] >= share)
+    out = labels.copy()
+    out[take] = best[take]
+    return out
+
+
+def _hdbscan_component(
+    distances: sp.csr_matrix, *, min_cluster_size: int, min_samples: int, min_density: float = 0.25, depth: int = 3
+) -> np.ndarray:
+    """HDBSCAN labels of one connected component.
+
+    ``allow_single_cluster``: a component may be one operator. But a cluster that
+    comes out sparse (fewer than ``min_density`` of its member pairs linked) is a
+    chain of groups rather than one group, so it is clustered again on its own
+    with the single-cluster answer forbidden, up to ``depth`` times.
+    """
+    n = distances.shape[0]
+    model = hdbscan.HDBSCAN(
+        metric="precomputed",
+        min_cluster_size=min_cluster_size,
+        min_samples=min(min_samples, n - 1),
+        allow_single_cluster=depth == 3,
+        max_dist=1.0,
+    )
+    labels = model.fit(distances).labels_.astype(np.int64)
+    if depth == 0:
+        return labels
+    next_label = labels.max() + 1
+    for value in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == value)
+        m = len(members)
+        if m < 2 * min_cluster_size:
+            continue
+        sub = distances[members][:, members]
+        if (sub.nnz / 2) / (m * (m - 1) / 2) >= min_density:
+            continue
+        local = _hdbscan_component(sub, min_cluster_size=min_cluster_size, min_samples=min_samples, min_density=min_density, depth=depth - 1)
+        labels[members] = -1
+        for part in np.unique(local[local >= 0]):
+            labels[members[local == part]] = next_label
+            next_label += 1
+    return labels
+
+
+def _renumber(frame: pl.DataFrame) -> pl.DataFrame:
+    """Deterministic cluster ids: ordered by each cluster's smallest account_id; noise stays -1."""
+    order = (
+        frame.filter(pl.col("cluster_id") >= 0)
+        .group_by("cluster_id")
+        .agg(pl.col("account_id").min().alias("first"))
+        .sort("first")
+        .with_row_index("new_id")
+        .select("cluster_id", pl.col("new_id").cast(pl.Int64))
+    )
+    return (
+        frame.join(order, on="cluster_id", how="left")
+        .select("account_id", pl.col("new_id").fill_null(-1).alias("cluster_id"))
+        .sort("account_id")
+        .cast(LABELS)
+    )

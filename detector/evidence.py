@@ -1,0 +1,113 @@
+"""Human-readable evidence for clusters and accounts: why each is, or is not, flagged.
+
+Every string stands on its own (the contract: evidence never needs the raw input
+to be understood): counts, shares and gaps, strongest first.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from detector.scoring import describe_gap
+
+_SIGNAL_NOUN = {
+    "share": "posts co-shared",
+    "reply": "posts co-replied to",
+    "quote": "posts co-quoted",
+    "url": "URLs co-posted",
+    "hashtag": "hashtags co-used",
+    "copy": "texts copied (with small edits or none)",
+    "like": "posts co-liked",
+    "follow": "accounts co-followed",
+}
+TOP_SIGNALS = 3
+
+
+def _noun(signal: str) -> str:
+    return _SIGNAL_NOUN.get(signal, f"objects co-acted on ({signal})")
+
+
+def _inside(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` whose two accounts are in the same cluster, with that ``cluster_id``."""
+    members = labels.filter(pl.col("cluster_id") >= 0)
+    return (
+        pairs.join(members.rename({"account_id": "source"}), on="source")
+        .join(members.rename({"account_id": "target", "cluster_id": "_c"}), on="target")
+        .filter(pl.col("cluster_id") == pl.col("_c"))
+        .drop("_c")
+    )
+
+
+def _members_touched(pairs: pl.DataFrame | None, labels: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster: how many members appear in at least one of ``pairs`` inside the cluster."""
+    if pairs is None or pairs.is_empty():
+        return pl.DataFrame(schema={"cluster_id": pl.Int64(), "touched": pl.Int64()})
+    inside = _inside(pairs.select("source", "target"), labels)
+    ends = pl.concat([inside.select("cluster_id", pl.col("source").alias("a")), inside.select("cluster_id", pl.col("target").alias("a"))])
+    return ends.group_by("cluster_id").agg(pl.col("a").n_unique().cast(pl.Int64).alias("touched"))
+
+
+def cluster_evidence(
+    scored: pl.DataFrame,
+    labels: pl.DataFrame,
+    coaction_objects: list[pl.DataFrame],
+    copy: pl.DataFrame | None,
+    infrastructure: pl.DataFrame | None,
+    identity: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """``cluster_id, evidence``: strongest co-action signals with figures, then shared traits."""
+    parts: dict[int, list[tuple[float, str]]] = {cid: [] for cid in scored["cluster_id"].to_list()}
+    for objects in coaction_objects:
+        if objects.is_empty():
+            continue
+        inside = _inside(objects, labels)
+        per_cluster = inside.group_by("cluster_id", "signal").agg(
+            pl.col("object").n_unique().alias("objects"),
+            pl.col("gap_s").median().alias("gap"),
+            pl.len().alias("co_actions"),
+        )
+        for row in per_cluster.iter_rows(named=True):
+            text = f"{row['signal']}: {row['objects']:,} {_noun(row['signal'])}, median gap {describe_gap(row['gap'])}"
+            parts[row["cluster_id"]].append((float(row["co_actions"]), text))
+    sizes = dict(zip(scored["cluster_id"].to_list(), scored["n_accounts"].to_list()))
+    for pairs, phrase in (
+        (identity, "share a handle template and were created within a day of each other"),
+        (infrastructure, "share an IP address or device"),
+        (copy, "post copies of each other's texts"),
+    ):
+        for row in _members_touched(pairs, labels).iter_rows(named=True):
+            if row["cluster_id"] in parts:
+                parts[row["cluster_id"]].append((-1.0, f"{row['touched']} of {sizes[row['cluster_id']]} {phrase}"))
+    rows = []
+    for cid, items in parts.items():
+        coaction = sorted((p for p in items if p[0] >= 0), key=lambda p: (-p[0], p[1]))[:TOP_SIGNALS]
+        traits = [p for p in items if p[0] < 0]
+        rows.append((cid, "; ".join(text for _, text in coaction + traits)))
+    return pl.DataFrame(rows, schema={"cluster_id": pl.Int64(), "evidence": pl.String()}, orient="row")
+
+
+def account_evidence(all_accounts: pl.DataFrame, labels: pl.DataFrame, clusters: pl.DataFrame, fused: pl.DataFrame, *, threshold: float) -> pl.DataFrame:
+    """One row per account: ``account_id, cluster_id, score, flagged, evidence``."""
+    degree = (
+        pl.concat([fused.select(pl.col("source").alias("account_id")), fused.select(pl.col("target").alias("account_id"))])
+        .group_by("account_id")
+        .agg(pl.len().cast(pl.Int64).alias("links"))
+    )
+    frame = (
+        all_accounts.join(labels, on="account_id", how="left")
+        .with_columns(pl.col("cluster_id").fill_null(-1))
+        .join(clusters.select("cluster_id", "n_accounts", "score", "flagged", pl.col("evidence").alias("cluster_evidence")), on="cluster_id", how="left")
+        .join(degree, on="account_id", how="left")
+        .with_columns(pl.col("links").fill_null(0), pl.col("score").fill_null(0.0), pl.col("flagged").fill_null(False))
+    )
+    head = pl.format("cluster {} of {} accounts, score {}", pl.col("cluster_id"), pl.col("n_accounts"), pl.col("score").round(2))
+    evidence = (
+        pl.when(pl.col("flagged"))
+        .then(pl.format("flagged: {}: {}", head, pl.col("cluster_evidence")))
+        .when(pl.col("cluster_id") >= 0)
+        .then(pl.format("not flagged: {} is below the threshold {}: {}", head, pl.lit(threshold), pl.col("cluster_evidence")))
+        .when(pl.col("links") > 0)
+        .then(pl.format("not flagged: linked to {} account(s) but in no dense group", pl.col("links")))
+        .otherwise(pl.lit("not flagged: no significant co-action, shared infrastructure or identity with another account"))
+    )
+    return frame.select("account_id", "cluster_id", "score", "flagged", evidence.alias("evidence")).sort("account_id")

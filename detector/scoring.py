@@ -1,0 +1,131 @@
+"""Cluster scores in [0, 1] and the evidence an analyst reads.
+
+A cluster's score combines independent strands of evidence that one operator
+runs its accounts, each strand a number in [0, 1]:
+
+- ``coaction``: how strongly and how densely the members co-act on rare objects
+  (mean fused strength of member pairs, saturating, times the square root of
+  the share of member pairs that are linked, times the mean rarity of the objects);
+- ``agreement``: the share of linked member pairs that several signals link;
+- ``identity``: the share of members created within a day of another member
+  with the same handle template (name plus digits and the like);
+- ``infrastructure``: the share of members sharing a device or address with
+  another member (outside household-sized addresses);
+- ``copy``: the share of members posting near-duplicate texts with another member.
+
+They are combined by a noisy-OR, ``1 - prod(1 - cap_k * strand_k)``: every strand
+can only raise the score, none alone reaches certainty, and agreeing strands
+compound. The caps (``SCORE_CAPS``) set how far one strand can go alone:
+co-action alone can flag a group; identity or shared infrastructure alone cannot
+(households and sign-up waves exist), but they confirm co-action. A cluster is
+flagged when its score reaches ``score.threshold``. Read the score as "strength
+of evidence for one operator", not as a calibrated probability.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+SCORE_CAPS = {"coaction": 0.85, "agreement": 0.5, "identity": 0.35, "infrastructure": 0.35, "copy": 0.35}
+STRANDS = tuple(SCORE_CAPS)
+# Member evidence (summed link strength per member) at which the co-action strand reaches 63% of its exclusivity.
+MEMBER_EVIDENCE_SCALE = 4.0
+# Pair evidence that is not co-action on shared objects: agreement counts only co-action signals.
+NOT_COACTION = ["device", "identity", "ip"]
+CLUSTER_FACTS: dict[str, pl.DataType] = {
+    "cluster_id": pl.Int64(),
+    "n_accounts": pl.Int64(),
+    "linked_pairs": pl.Int64(),
+    "density": pl.Float64(),
+    "member_evidence": pl.Float64(),
+    "mean_strength": pl.Float64(),
+    "rarity": pl.Float64(),
+    "exclusivity": pl.Float64(),
+    **{strand: pl.Float64() for strand in STRANDS},
+}
+
+
+def noisy_or(strands: dict[str, pl.Expr]) -> pl.Expr:
+    """``1 - prod(1 - cap * strand)`` over the strands, clipped to [0, 1]."""
+    remaining = pl.lit(1.0)
+    for name, value in strands.items():
+        remaining = remaining * (1.0 - SCORE_CAPS[name] * value.clip(0.0, 1.0))
+    return (1.0 - remaining).clip(0.0, 1.0)
+
+
+def cluster_facts(
+    labels: pl.DataFrame,
+    fused: pl.DataFrame,
+    object_rarity: pl.DataFrame,
+    member_flags: pl.DataFrame,
+    exclusivity: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per cluster with its size, density, strength and every strand.
+
+    ``object_rarity``: ``source, target, rarity`` (mean rarity of the objects each
+    linked pair co-acted on); ``member_flags``: ``account_id, identity,
+    infrastructure, copy`` (1.0 when the account shares that trait with another
+    member of its cluster, else 0.0).
+    """
+    members = labels.filter(pl.col("cluster_id") >= 0)
+    sizes = members.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
+    inside = (
+        fused.join(members.rename({"account_id": "source"}), on="source")
+        .join(members.rename({"account_id": "target", "cluster_id": "cluster_target"}), on="target")
+        .filter(pl.col("cluster_id") == pl.col("cluster_target"))
+        .join(object_rarity, on=["source", "target"], how="left")
+    )
+    links = inside.group_by("cluster_id").agg(
+        pl.len().cast(pl.Int64).alias("linked_pairs"),
+        pl.col("strength").mean().alias("mean_strength"),
+        pl.col("rarity").mean().fill_null(0.0).alias("rarity"),
+        (pl.col("signals").list.set_difference(pl.lit(NOT_COACTION)).list.len() >= 2).mean().alias("agreement"),
+    )
+    traits = members.join(member_flags, on="account_id", how="left").group_by("cluster_id").agg(
+        pl.col(name).fill_null(0.0).mean().alias(name) for name in ("identity", "infrastructure", "copy")
+    )
+    facts = (
+        sizes.join(links, on="cluster_id", how="left")
+        .join(traits, on="cluster_id", how="left")
+        .join(exclusivity, on="cluster_id", how="left")
+        .with_columns(
+            pl.col("exclusivity").fill_null(0.0),
+            pl.col("linked_pairs").fill_null(0),
+            pl.col("mean_strength").fill_null(0.0),
+            pl.col("rarity").fill_null(0.0),
+            pl.col("agreement").fill_null(0.0),
+        )
+        .with_columns(
+            (pl.col("linked_pairs") / (pl.col("n_accounts") * (pl.col("n_accounts") - 1) / 2)).alias("density"),
+        )
+        .with_columns(
+            # Evidence per member: the summed strength of its links inside the cluster, on average.
+            (pl.col("mean_strength") * pl.col("density") * (pl.col("n_accounts") - 1)).alias("member_evidence"),
+        )
+        .with_columns(
+            ((1.0 - (-pl.col("member_evidence") / MEMBER_EVIDENCE_SCALE).exp()) * pl.col("exclusivity")).alias("coaction"),
+            # Agreeing signals and copied texts count as far as the shared objects are the group's own.
+            (pl.col("agreement") * pl.col("exclusivity")).alias("agreement"),
+            (pl.col("copy") * pl.col("exclusivity")).alias("copy"),
+        )
+    )
+    return facts.select(list(CLUSTER_FACTS)).sort("cluster_id").cast(CLUSTER_FACTS)
+
+
+def score_clusters(facts: pl.DataFrame, *, threshold: float) -> pl.DataFrame:
+    """Add ``score`` (noisy-OR of the strands) and ``flagged`` (score >= threshold)."""
+    score = noisy_or({name: pl.col(name) for name in STRANDS})
+    return facts.with_columns(score.alias("score")).with_columns((pl.col("score") >= threshold).alias("flagged"))
+
+
+def describe_gap(seconds: float | None) -> str:
+    """Human form of a time gap: '14 s', '3.5 min', '2.1 h'."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "n/a"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

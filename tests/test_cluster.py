@@ -1,0 +1,86 @@
+"""Fusion and HDBSCAN clustering (detector.cluster) and the score (detector.scoring)."""
+
+from __future__ import annotations
+
+import itertools
+
+import polars as pl
+import pytest
+
+from detector.cluster import cluster_accounts, fuse
+from detector.scoring import noisy_or, score_clusters
+
+
+def _clique(names, strength, signal="share"):
+    return [(a, b, signal, strength) for a, b in itertools.combinations(sorted(names), 2)]
+
+
+def _fused(rows):
+    frame = pl.DataFrame(rows, schema=["source", "target", "signal", "strength"], orient="row")
+    return fuse([frame], min_strength=0.0)
+
+
+def _groups(labels: pl.DataFrame) -> list[set[str]]:
+    clustered = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg("account_id")
+    return sorted((set(g) for g in clustered["account_id"].to_list()), key=lambda g: min(g))
+
+
+def test_fuse_adds_strengths_over_signals_and_lists_them():
+    frame = pl.DataFrame({"source": ["a", "a", "b"], "target": ["b", "b", "c"], "signal": ["share", "url", "share"], "strength": [1.0, 2.0, 0.2]})
+    out = fuse([frame], min_strength=0.5)
+    assert out.rows() == [("a", "b", 3.0, ["share", "url"])]
+
+
+def test_two_dense_groups_joined_by_one_weak_link_are_two_clusters():
+    a = [f"a{i}" for i in range(6)]
+    b = [f"b{i}" for i in range(5)]
+    rows = _clique(a, 5.0) + _clique(b, 4.0) + [("a0", "b0", "share", 0.3)]
+    labels = cluster_accounts(_fused(rows), min_cluster_size=3, min_samples=2)
+    assert _groups(labels) == [set(a), set(b)]
+
+
+def test_an_account_with_one_link_to_a_group_is_noise():
+    a = [f"a{i}" for i in range(8)]
+    rows = _clique(a, 5.0) + [("a3", "zz", "share", 6.0)]
+    labels = cluster_accounts(_fused(rows), min_cluster_size=3, min_samples=2)
+    assert _groups(labels) == [set(a)]
+    assert labels.filter(pl.col("account_id") == "zz")["cluster_id"].item() == -1
+
+
+def test_a_sparse_chain_of_groups_is_split():
+    groups = [[f"g{k}_{i}" for i in range(5)] for k in range(4)]
+    rows = [r for g in groups for r in _clique(g, 3.0)]
+    rows += [(groups[k][0], groups[k + 1][1], "share", 1.0) for k in range(3)]
+    labels = cluster_accounts(_fused(rows), min_cluster_size=3, min_samples=2)
+    assert _groups(labels) == [set(g) for g in groups]
+
+
+def test_cluster_ids_are_deterministic_and_ordered_by_smallest_member():
+    rows = _clique(["m1", "m2", "m3", "m4"], 4.0) + _clique(["c1", "c2", "c3"], 4.0)
+    first = cluster_accounts(_fused(rows), min_cluster_size=3, min_samples=2)
+    again = cluster_accounts(_fused(list(reversed(rows))), min_cluster_size=3, min_samples=2)
+    assert first.equals(again)
+    assert first.filter(pl.col("account_id") == "c1")["cluster_id"].item() == 0
+
+
+def test_empty_evidence_gives_no_clusters():
+    assert cluster_accounts(_fused([]).clear(), min_cluster_size=3, min_samples=2).is_empty()
+
+
+@pytest.mark.parametrize("values", [(0.0, 0.0, 0.0, 0.0, 0.0), (1.0, 1.0, 1.0, 1.0, 1.0), (0.3, 0.0, 1.0, 0.2, 0.9)])
+def test_noisy_or_stays_in_unit_interval_and_only_grows(values):
+    names = ("coaction", "agreement", "identity", "infrastructure", "copy")
+    frame = pl.DataFrame({n: [v] for n, v in zip(names, values)})
+    base = frame.select(noisy_or({n: pl.col(n) for n in names}))
+    assert 0.0 <= base.item() <= 1.0
+    for n in names:
+        bumped = frame.with_columns((pl.col(n) + 0.1).clip(upper_bound=1.0))
+        assert bumped.select(noisy_or({m: pl.col(m) for m in names})).item() >= base.item()
+
+
+def test_one_weak_strand_alone_cannot_flag():
+    facts = pl.DataFrame({"coaction": [0.0], "agreement": [0.0], "identity": [1.0], "infrastructure": [0.0], "copy": [0.0]})
+    scored = score_clusters(facts, threshold=0.5)
+    assert scored["score"].item() == pytest.approx(0.35) and not scored["flagged"].item()
+    both = facts.with_columns(pl.lit(1.0).alias("infrastructure"))
+    assert score_clusters(both, threshold=0.5)["flagged"].item()
