@@ -14,12 +14,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Until the scorer exists: simulate a small mixed data set, then show its co-share network.
+# Simulate a small mixed data set, score it, print the flagged clusters and the metrics against the truth.
 demo: $(STAMP)
-	$(BIN)/coordetect simulate --scenario mixed --accounts 2000 --seed 7 --out demo-output/data
-	$(BIN)/coordetect network demo-output/data/events.parquet --signal share --window 60 --min-weight 3 \
-		--record demo-output/share-network.run.json --out demo-output/share-network.gexf
-	@echo "Open demo-output/share-network.gexf in Gephi; the ground truth is demo-output/data/truth.parquet."
+	$(BIN)/coordetect demo --out demo-output
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

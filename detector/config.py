@@ -61,6 +61,7 @@ class DetectorConfig:
     max_object_accounts: int = _param(1000, _int_at_least(2))
     min_objects: int = _param(2, _int_at_least(1))
     fdr: float = _param(0.01, _number_in(1e-12, 1.0))
+    min_lift: float = _param(5.0, _number_in(1.0, 1e9))
     min_text_chars: int = _param(25, _int_at_least(1))
     near_duplicate_threshold: float = _param(0.6, _number_in(0.05, 1.0))
     max_accounts_per_address: int = _param(50, _int_at_least(2))

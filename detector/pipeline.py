@@ -33,7 +33,7 @@ from detector.cluster import PAIR_EVIDENCE, cluster_accounts, fuse
 from detector.config import Config
 from detector import evidence as explain
 from detector.scoring import cluster_facts, score_clusters
-from features.coaction import coaction_network, signal_names
+from features.coaction import coaction_network, signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
@@ -80,6 +80,7 @@ class _Evidence:
 
     coaction: list[pl.DataFrame] = field(default_factory=list)  # significance.EVIDENCE rows per signal
     objects: list[pl.DataFrame] = field(default_factory=list)  # the objects behind the significant pairs
+    actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects
     pairs: list[pl.DataFrame] = field(default_factory=list)  # PAIR_EVIDENCE rows for fusion
     copy: pl.DataFrame | None = None
     infrastructure: pl.DataFrame | None = None
@@ -175,13 +176,22 @@ def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Ev
         max_object_accounts=cfg.max_object_accounts,
         min_objects=cfg.min_objects,
         fdr=cfg.fdr,
+        min_lift=cfg.min_lift,
     )
     log.info("%s: %d pairs co-act, %d significant", signal, result.edges.height, significant.height)
     evidence.coaction.append(significant)
-    evidence.objects.append(
-        result.pair_objects.join(significant.select("source", "target"), on=["source", "target"], how="semi").with_columns(
-            pl.lit(signal).alias("signal")
-        )
+    behind = result.pair_objects.join(significant.select("source", "target"), on=["source", "target"], how="semi").with_columns(
+        pl.lit(signal).alias("signal")
+    )
+    evidence.objects.append(behind)
+    co = config.coaction
+    evidence.actors.append(
+        signal_events(events, signal, normalize_urls=co.normalize_urls, tracking_params=co.tracking_params)
+        .select("object", "account_id")
+        .join(behind.select("object").unique().lazy(), on="object", how="semi")
+        .unique()
+        .with_columns(pl.lit(signal).alias("signal"))
+        .collect()
     )
     evidence.pairs.append(significant.select("source", "target", "signal", pl.col("evidence").alias("strength")))
 
@@ -239,7 +249,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     coaction = pl.concat(evidence.coaction) if evidence.coaction else pl.DataFrame(schema={"source": pl.String(), "target": pl.String(), "objects": pl.Int64(), "evidence": pl.Float64()})
     rarity = coaction.group_by("source", "target").agg((pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"))
     flags = _member_flags(labels, evidence)
-    facts = cluster_facts(labels, fused, rarity, flags, cluster_exclusivity(labels, evidence.objects))
+    facts = cluster_facts(labels, fused, rarity, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
     cluster_text = explain.cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
     clusters = (
@@ -267,13 +277,14 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, counts=counts)
 
 
-def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.DataFrame:
+def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actors: list[pl.DataFrame]) -> pl.DataFrame:
     """Per cluster: how much of the activity on its co-acted objects comes from its own members.
 
-    For each object the members co-acted on, the share of the object's distinct
-    actors who are members; averaged over objects weighted by the members acting.
-    An operator pushes its own posts, links and tags (most actors are members);
-    an organic crowd is a small part of a viral post's, a fandom's or a meme's actors.
+    For each object behind a significant link inside the cluster, the share of the
+    object's distinct actors who are members; averaged over objects weighted by the
+    members acting. An operator pushes its own posts, links and tags (most actors
+    are members); an organic crowd is a small part of a viral post's, a fandom's
+    or a meme's actors.
     """
     schema = {"cluster_id": pl.Int64(), "exclusivity": pl.Float64()}
     frames = [frame for frame in objects if frame.height]
@@ -281,22 +292,25 @@ def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl
         return pl.DataFrame(schema=schema)
     members = labels.filter(pl.col("cluster_id") >= 0)
     rows = pl.concat([frame.select("source", "target", "signal", "object", "object_accounts") for frame in frames])
-    inside = (
+    cluster_objects = (
         rows.join(members.rename({"account_id": "source"}), on="source")
         .join(members.rename({"account_id": "target", "cluster_id": "_c"}), on="target")
         .filter(pl.col("cluster_id") == pl.col("_c"))
+        .group_by("cluster_id", "signal", "object")
+        .agg(pl.col("object_accounts").first())
     )
-    ends = pl.concat([
-        inside.select("cluster_id", "signal", "object", "object_accounts", pl.col("source").alias("account_id")),
-        inside.select("cluster_id", "signal", "object", "object_accounts", pl.col("target").alias("account_id")),
-    ])
-    per_object = ends.group_by("cluster_id", "signal", "object").agg(
-        pl.col("account_id").n_unique().alias("members"), pl.col("object_accounts").first()
+    acting = (
+        pl.concat([frame for frame in actors if frame.height])
+        .join(members, on="account_id")
+        .group_by("cluster_id", "signal", "object")
+        .agg(pl.len().alias("members"))
     )
+    per_object = cluster_objects.join(acting, on=["cluster_id", "signal", "object"], how="left").with_columns(pl.col("members").fill_null(0))
     return (
         per_object.group_by("cluster_id")
         .agg(((pl.col("members") / pl.col("object_accounts")).clip(0.0, 1.0) * pl.col("members")).sum() / pl.col("members").sum())
         .rename({"members": "exclusivity"})
+        .with_columns(pl.col("exclusivity").fill_nan(0.0))
         .cast(schema)
     )
 

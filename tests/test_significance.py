@@ -69,3 +69,17 @@ def test_min_objects_and_empty_inputs():
     assert out.is_empty()
     empty, act = _world({}, {"a": 1})
     assert significant_pairs(empty.clear(), act, signal="share", max_object_accounts=10).is_empty()
+
+
+def test_min_lift_drops_pairs_that_are_significant_only_because_they_are_large():
+    pairs, activity = _background()
+    # Two heavy accounts meeting on 400 ordinary objects: far beyond chance in p-value, small in effect.
+    pairs[("h1", "h2")] = [(f"b{k}", 3) for k in range(400)]
+    pairs[("r1", "r2")] = [(f"seed{k}", 2) for k in range(6)]
+    activity.update(h1=4000, h2=4000, r1=8, r2=8)
+    world = _world(pairs, activity)
+    loose = significant_pairs(*world, signal="share", max_object_accounts=100, min_lift=1.0)
+    strict = significant_pairs(*world, signal="share", max_object_accounts=100, min_lift=5.0)
+    heavy = loose.filter(pl.col("source") == "h1")
+    assert heavy.height == 1 and heavy["objects"].item() < 5 * heavy["expected"].item()
+    assert strict.select("source", "target").rows() == [("r1", "r2")]
