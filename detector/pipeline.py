@@ -247,9 +247,11 @@ def identity_pairs(accounts: pl.DataFrame, *, cohort_s: int, max_group: int) -> 
 
 def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, labels: pl.DataFrame) -> Detection:
     coaction = pl.concat(evidence.coaction) if evidence.coaction else pl.DataFrame(schema={"source": pl.String(), "target": pl.String(), "objects": pl.Int64(), "evidence": pl.Float64()})
-    rarity = coaction.group_by("source", "target").agg((pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"))
+    pair_coaction = coaction.group_by("source", "target").agg(
+        (pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"), pl.col("evidence").sum().alias("coaction_strength")
+    )
     flags = _member_flags(labels, evidence)
-    facts = cluster_facts(labels, fused, rarity, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
+    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
     cluster_text = explain.cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
     clusters = (

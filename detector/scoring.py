@@ -58,14 +58,15 @@ def noisy_or(strands: dict[str, pl.Expr]) -> pl.Expr:
 def cluster_facts(
     labels: pl.DataFrame,
     fused: pl.DataFrame,
-    object_rarity: pl.DataFrame,
+    pair_coaction: pl.DataFrame,
     member_flags: pl.DataFrame,
     exclusivity: pl.DataFrame,
 ) -> pl.DataFrame:
     """One row per cluster with its size, density, strength and every strand.
 
-    ``object_rarity``: ``source, target, rarity`` (mean rarity of the objects each
-    linked pair co-acted on); ``member_flags``: ``account_id, identity,
+    ``pair_coaction``: ``source, target, rarity, coaction_strength`` (mean rarity of
+    the objects each linked pair co-acted on, and its summed rarity-weighted
+    co-action over the significant signals); ``member_flags``: ``account_id, identity,
     infrastructure, copy`` (1.0 when the account shares that trait with another
     member of its cluster, else 0.0).
     """
@@ -75,12 +76,13 @@ def cluster_facts(
         fused.join(members.rename({"account_id": "source"}), on="source")
         .join(members.rename({"account_id": "target", "cluster_id": "cluster_target"}), on="target")
         .filter(pl.col("cluster_id") == pl.col("cluster_target"))
-        .join(object_rarity, on=["source", "target"], how="left")
+        .join(pair_coaction, on=["source", "target"], how="left")
     )
     links = inside.group_by("cluster_id").agg(
         pl.len().cast(pl.Int64).alias("linked_pairs"),
         pl.col("strength").mean().alias("mean_strength"),
         pl.col("rarity").mean().fill_null(0.0).alias("rarity"),
+        pl.col("coaction_strength").fill_null(0.0).sum().alias("coaction_total"),
         (pl.col("signals").list.set_difference(pl.lit(NOT_COACTION)).list.len() >= 2).mean().alias("agreement"),
     )
     traits = members.join(member_flags, on="account_id", how="left").group_by("cluster_id").agg(
@@ -96,13 +98,15 @@ def cluster_facts(
             pl.col("mean_strength").fill_null(0.0),
             pl.col("rarity").fill_null(0.0),
             pl.col("agreement").fill_null(0.0),
+            pl.col("coaction_total").fill_null(0.0),
         )
         .with_columns(
             (pl.col("linked_pairs") / (pl.col("n_accounts") * (pl.col("n_accounts") - 1) / 2)).alias("density"),
         )
         .with_columns(
-            # Evidence per member: the summed strength of its links inside the cluster, on average.
-            (pl.col("mean_strength") * pl.col("density") * (pl.col("n_accounts") - 1)).alias("member_evidence"),
+            # Co-action evidence per member: the summed co-action strength of its links inside
+            # the cluster, on average (shared infrastructure and identity have strands of their own).
+            (2.0 * pl.col("coaction_total") / pl.col("n_accounts")).alias("member_evidence"),
         )
         .with_columns(
             ((1.0 - (-pl.col("member_evidence") / MEMBER_EVIDENCE_SCALE).exp()) * pl.col("exclusivity")).alias("coaction"),
