@@ -3,22 +3,20 @@
 Stages (each timed into ``Detection.timings``):
 
 1. ``coaction``: for every signal the events carry (share, reply, quote, url,
-   hashtag, text, like, follow, other actions), the co-action network within
-   ``detector.window_s`` with its per-object evidence, reduced to the pairs
-   that are significant under the popularity-controlled null model
-   (``features.significance``).
-2. ``copy``: account pairs that posted near-duplicate texts (MinHash LSH,
-   ``features.content``) on at least ``detector.min_copied_texts`` distinct
-   texts: one shared text is a meme, several are a script.
-3. ``infrastructure``: account pairs sharing a device or an address that fewer
-   than ``detector.max_accounts_per_address`` accounts use.
-4. ``identity``: account pairs with the same handle template (stem plus at
+   hashtag, like, follow, other actions, and ``copy``: texts folded into their
+   near-duplicate families by MinHash LSH, so copy-paste with small edits is one
+   object), the co-action network within ``detector.window_s`` with its
+   per-object evidence, reduced to the pairs that are significant under the
+   popularity-controlled null model (``features.significance``).
+2. ``infrastructure``: account pairs sharing a device or an address that at
+   most ``detector.max_accounts_per_address`` accounts use.
+3. ``identity``: account pairs with the same handle template (stem plus at
    least two trailing digits) created within ``detector.cohort_s`` of each
    other (needs the accounts table).
-5. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
+4. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
    (``detector.cluster``).
-6. ``score``: per-cluster facts, strands, noisy-OR score and evidence
-   (``detector.scoring``), and one row per input account.
+5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
+   (``detector.scoring``, ``detector.evidence``), and one row per input account.
 """
 
 from __future__ import annotations

@@ -93,3 +93,13 @@ def test_demo_scores_a_simulation_and_prints_metrics(tmp_path, capsys):
     assert "against the simulator's ground truth: precision" in printed
     assert (tmp_path / "demo" / "scored" / "accounts.parquet").exists()
     assert (tmp_path / "demo" / "data" / "truth.parquet").exists()
+
+
+def test_data_without_any_co_action_scores_everyone_unflagged(tmp_path):
+    events = tmp_path / "posts.csv"
+    events.write_text("account_id,timestamp,action\na,2021-01-01T00:00:00Z,post\nb,2021-01-01T00:00:05Z,post\n")
+    assert run("score", events, "--quiet", "--out", tmp_path / "o") == 0
+    accounts = pl.read_parquet(tmp_path / "o" / "accounts.parquet")
+    assert accounts["account_id"].to_list() == ["a", "b"]
+    assert accounts["cluster_id"].to_list() == [-1, -1] and not accounts["flagged"].any()
+    assert pl.read_parquet(tmp_path / "o" / "clusters.parquet").is_empty()
