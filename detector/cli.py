@@ -150,7 +150,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from detector.run import score_files
 
     config = load_config(args.config)
-    run = score_files(args.events, accounts=args.accounts, format=args.format, config=config, out_dir=Path(args.out))
+    run = score_files(args.events, accounts=args.accounts, format=args.format, config=config, out_dir=Path(args.out), graph=args.graph)
     if not args.quiet:
         _print_score_summary(run)
     return EXIT_OK
@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--accounts", default=None, help="accounts table (account_id, created_at, handle, ...)")
     score.add_argument("--format", default="canonical", choices=FORMATS, help="input layout (default: canonical)")
     score.add_argument("--config", default=None, help="TOML file overriding configs/default.toml key by key")
-    score.add_argument("--out", required=True, help="output folder: accounts, clusters, edges (.parquet) and run.json")
+    score.add_argument("--graph", default="gexf", choices=("gexf", "graphml"), help="file type of DIR/graph.* for Gephi (default gexf)")
+    score.add_argument("--out", required=True, help="output folder: accounts, clusters, edges (.parquet), graph.gexf and run.json")
     score.set_defaults(func=cmd_score)
 
     demo = sub.add_parser("demo", parents=[common], help="simulate a small data set, score it, print a summary")

@@ -1,7 +1,7 @@
 """The batch job behind ``coordetect score``: read, detect, write DIR and its run record.
 
 DIR holds ``accounts.parquet``, ``clusters.parquet``, ``edges.parquet`` and
-``run.json`` (the contract); they are written into a fresh folder that replaces
+``run.json`` (the contract), and ``graph.gexf`` (or ``graph.graphml``) for Gephi; they are written into a fresh folder that replaces
 DIR only when everything succeeded, so a failed run leaves the previous outputs
 as they were.
 """
@@ -19,6 +19,8 @@ import polars as pl
 
 from detector import __version__
 from detector.config import Config
+from detector.errors import UsageError
+from detector.graphs import GRAPH_FORMATS, write_account_graph
 from detector.io import Dataset, atomic_directory, read_dataset
 from detector.pipeline import Detection, detect
 
@@ -60,20 +62,25 @@ def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0) -> S
     return ScoreRun(detection=detection, record=record)
 
 
-def write_outputs(run: ScoreRun, out_dir: Path) -> None:
-    """Write the three tables and run.json into ``out_dir`` all together (or not at all)."""
+def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf") -> None:
+    """Write the three tables, the account graph and run.json into ``out_dir`` all together (or not at all)."""
     with atomic_directory(Path(out_dir)) as tmp:
         run.detection.accounts.write_parquet(tmp / "accounts.parquet")
         run.detection.clusters.write_parquet(tmp / "clusters.parquet")
         run.detection.edges.write_parquet(tmp / "edges.parquet")
+        write_account_graph(run.detection.accounts, run.detection.edges, tmp / f"graph.{graph}", graph)
         (tmp / "run.json").write_text(json.dumps(run.record, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def score_files(events: str | Path, *, accounts: str | Path | None, format: str, config: Config, out_dir: Path) -> ScoreRun:
+def score_files(
+    events: str | Path, *, accounts: str | Path | None, format: str, config: Config, out_dir: Path, graph: str = "gexf"
+) -> ScoreRun:
     """``coordetect score``: read EVENTS (and accounts), detect, write DIR."""
+    if graph not in GRAPH_FORMATS:
+        raise UsageError(f"--graph {graph}: expected one of {', '.join(GRAPH_FORMATS)}")
     started = time.perf_counter()
     dataset = read_dataset(events, format=format, accounts_path=accounts)
     run = score_dataset(dataset, config, read_s=time.perf_counter() - started)
     run.record["output"] = str(out_dir)
-    write_outputs(run, out_dir)
+    write_outputs(run, out_dir, graph=graph)
     return run

@@ -27,7 +27,7 @@ def scored(tmp_path_factory):
 
 
 def test_writes_the_contract_files(scored):
-    assert sorted(p.name for p in scored.iterdir()) == ["accounts.parquet", "clusters.parquet", "edges.parquet", "run.json"]
+    assert sorted(p.name for p in scored.iterdir()) == ["accounts.parquet", "clusters.parquet", "edges.parquet", "graph.gexf", "run.json"]
     accounts = pl.read_parquet(scored / "accounts.parquet")
     assert accounts.schema == pl.Schema({"account_id": pl.String, "cluster_id": pl.Int64, "score": pl.Float64, "flagged": pl.Boolean, "evidence": pl.String})
     clusters = pl.read_parquet(scored / "clusters.parquet")
@@ -103,3 +103,27 @@ def test_data_without_any_co_action_scores_everyone_unflagged(tmp_path):
     assert accounts["account_id"].to_list() == ["a", "b"]
     assert accounts["cluster_id"].to_list() == [-1, -1] and not accounts["flagged"].any()
     assert pl.read_parquet(tmp_path / "o" / "clusters.parquet").is_empty()
+
+
+def test_graph_opens_in_networkx_with_cluster_score_and_flag(scored):
+    import networkx as nx
+
+    graph = nx.read_gexf(scored / "graph.gexf")
+    ring = {f"ring_{i}" for i in range(6)}
+    assert ring <= set(graph.nodes)
+    for node in ring:
+        attrs = graph.nodes[node]
+        assert attrs["flagged"] is True and attrs["score"] > 0.5 and attrs["cluster_id"] >= 0
+    flagged = {n for n, a in graph.nodes(data=True) if a["flagged"]}
+    assert flagged == ring
+    shares = [d for u, v, d in graph.edges(data=True) if u in ring and v in ring and "share" in d["signal"]]
+    assert shares and all(d["weight"] > 0 for d in shares)
+
+
+def test_graphml_on_request(tmp_path):
+    import networkx as nx
+
+    out = tmp_path / "o"
+    assert run("score", FIXTURE / "events.csv", "--graph", "graphml", "--quiet", "--out", out) == 0
+    graph = nx.read_graphml(out / "graph.graphml")
+    assert graph.nodes["ring_1"]["flagged"] is True
