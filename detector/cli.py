@@ -204,6 +204,15 @@ def _print_score_summary(run, *, limit: int = 15) -> None:
     print(f"wrote {record.get('output', '')} in {t['total']:.1f} s ({stages}), peak memory {record['peak_memory_mib']:.0f} MiB")
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why one account is or is not flagged: its cluster, score, strongest links and their shared objects."""
+    from detector.explain import explain, render_text
+
+    facts = explain(Path(args.dir), args.account_id)
+    print(json.dumps(facts, indent=2, default=str) if args.json else render_text(facts))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from detector.io import FORMATS
 
@@ -234,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--graph", default="gexf", choices=("gexf", "graphml"), help="file type of DIR/graph.* for Gephi (default gexf)")
     score.add_argument("--out", required=True, help="output folder: accounts, clusters, edges (.parquet), graph.gexf and run.json")
     score.set_defaults(func=cmd_score)
+
+    exp = sub.add_parser("explain", parents=[common], help="why one account is or is not flagged")
+    exp.add_argument("dir", help="a folder written by score")
+    exp.add_argument("account_id")
+    exp.add_argument("--json", action="store_true", help="print the facts as JSON for tools")
+    exp.set_defaults(func=cmd_explain)
 
     demo = sub.add_parser("demo", parents=[common], help="simulate a small data set, score it, print a summary")
     demo.add_argument("--accounts", type=int, default=2000, help="accounts to simulate (default 2000)")

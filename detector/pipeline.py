@@ -29,7 +29,7 @@ import polars as pl
 
 from detector.cluster import PAIR_EVIDENCE, cluster_accounts, fuse
 from detector.config import Config
-from detector import evidence as explain
+from detector.evidence import account_evidence, cluster_evidence
 from detector.scoring import cluster_facts, score_clusters
 from features.coaction import coaction_network, signal_events, signal_names
 from features.content import near_duplicate_groups
@@ -60,6 +60,15 @@ EDGES_OUT: dict[str, pl.DataType] = {
     "signal": pl.String(),
 }
 
+OBJECTS_OUT: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "target": pl.String(),
+    "signal": pl.String(),
+    "object": pl.String(),
+    "object_accounts": pl.Int64(),
+    "gap_s": pl.Float64(),
+}
+
 
 @dataclass
 class Detection:
@@ -68,6 +77,7 @@ class Detection:
     accounts: pl.DataFrame
     clusters: pl.DataFrame
     edges: pl.DataFrame
+    objects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OBJECTS_OUT))
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -251,7 +261,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     flags = _member_flags(labels, evidence)
     facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
-    cluster_text = explain.cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
+    cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
     clusters = (
         scored.join(cluster_text, on="cluster_id", how="left")
         .select("cluster_id", "n_accounts", "score", "flagged", pl.col("evidence").fill_null(""))
@@ -259,7 +269,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         .cast(CLUSTERS_OUT)
     )
     all_accounts = _all_accounts(events, accounts)
-    per_account = explain.account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold)
+    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold)
     edges = (
         pl.concat([frame for frame in evidence.pairs if frame.height] or [pl.DataFrame(schema=PAIR_EVIDENCE)])
         .select("source", "target", pl.col("strength").alias("weight"), "signal")
@@ -274,7 +284,9 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "flagged_accounts": int(per_account["flagged"].sum()),
         "edges": edges.height,
     }
-    return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, counts=counts)
+    frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
+    objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)
+    return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, objects=objects, counts=counts)
 
 
 def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actors: list[pl.DataFrame]) -> pl.DataFrame:

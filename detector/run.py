@@ -1,7 +1,7 @@
 """The batch job behind ``coordetect score``: read, detect, write DIR and its run record.
 
 DIR holds ``accounts.parquet``, ``clusters.parquet``, ``edges.parquet`` and
-``run.json`` (the contract), and ``graph.gexf`` (or ``graph.graphml``) for Gephi; they are written into a fresh folder that replaces
+``run.json`` (the contract), ``objects.parquet`` (the objects behind each co-action link) and ``graph.gexf`` (or ``graph.graphml``) for Gephi; they are written into a fresh folder that replaces
 DIR only when everything succeeded, so a failed run leaves the previous outputs
 as they were.
 """
@@ -68,6 +68,7 @@ def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf") -> None:
         run.detection.accounts.write_parquet(tmp / "accounts.parquet")
         run.detection.clusters.write_parquet(tmp / "clusters.parquet")
         run.detection.edges.write_parquet(tmp / "edges.parquet")
+        run.detection.objects.write_parquet(tmp / "objects.parquet")
         write_account_graph(run.detection.accounts, run.detection.edges, tmp / f"graph.{graph}", graph)
         (tmp / "run.json").write_text(json.dumps(run.record, indent=2, default=str) + "\n", encoding="utf-8")
 

@@ -1,0 +1,61 @@
+"""`coordetect explain` on the checked-in planted-group fixture: a flagged and unflagged accounts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from detector.cli import main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "planted"
+
+
+def run(*argv):
+    return main([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explain") / "out"
+    assert run("score", FIXTURE / "events.csv", "--accounts", FIXTURE / "accounts.csv", "--quiet", "--out", out) == 0
+    return out
+
+
+def test_flagged_account_shows_its_cluster_partners_and_shared_posts(scored, capsys):
+    assert run("explain", scored, "ring_2") == 0
+    text = capsys.readouterr().out
+    assert text.startswith("account ring_2: FLAGGED")
+    assert "cluster 0: 6 accounts" in text and "flagged" in text
+    # its strongest partners are the other sharers, tied by co-shared posts with gaps in seconds
+    partners = [line.split()[0] for line in text.splitlines() if line.startswith("  ring_")]
+    assert set(partners[:4]) == {"ring_1", "ring_3", "ring_4", "ring_5"}
+    assert "share: 'e" in text and "4 accounts acted on it" in text
+
+
+def test_json_for_tools(scored, capsys):
+    assert run("explain", scored, "ring_2", "--json") == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["account"]["flagged"] is True and facts["cluster"]["n_accounts"] == 6
+    first = facts["links"][0]
+    assert first["same_cluster"] and "share" in first["signals"] and first["shared"][0]["gap_s"] <= 90
+
+
+def test_household_member_is_explained_as_below_threshold(scored, capsys):
+    assert run("explain", scored, "user_58") == 0
+    text = capsys.readouterr().out
+    assert text.startswith("account user_58: not flagged")
+    assert "below the threshold" in text and "ip" in text and "user_57" in text
+
+
+def test_account_without_links_says_so(scored, capsys):
+    assert run("explain", scored, "user_10") == 0
+    assert "no links" in capsys.readouterr().out
+
+
+def test_unknown_account_and_missing_folder_exit_2(scored, tmp_path, capsys):
+    assert run("explain", scored, "nobody") == 2
+    assert "nobody" in capsys.readouterr().err
+    assert run("explain", tmp_path / "nothing", "ring_2") == 2
+    assert "accounts.parquet" in capsys.readouterr().err
