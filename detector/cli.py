@@ -179,6 +179,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
     print(f"against the simulator's ground truth: {shown}")
     print(f"next: coordetect evaluate {out / 'scored'} --truth {out / 'data' / 'truth.parquet'}")
+    flagged = run.detection.accounts.filter("flagged")
+    if flagged.height:
+        print(f"      coordetect explain {out / 'scored'} {flagged['account_id'][0]}   (why this account is flagged)")
+    print(f"      open {out / 'scored' / 'graph.gexf'} in Gephi")
     return EXIT_OK
 
 
