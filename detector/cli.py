@@ -149,8 +149,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     from detector.config import load_config
     from detector.run import score_files
 
+    from detector.progress import status_line
+
     config = load_config(args.config)
-    run = score_files(args.events, accounts=args.accounts, format=args.format, config=config, out_dir=Path(args.out), graph=args.graph)
+    with status_line(False if args.quiet else None) as report:
+        run = score_files(
+            args.events, accounts=args.accounts, format=args.format, config=config, out_dir=Path(args.out), graph=args.graph, report=report
+        )
     if not args.quiet:
         _print_score_summary(run)
     return EXIT_OK
@@ -172,8 +177,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{sim.truth['operator_id'].is_not_null().sum():,} of them run by {n_ops} operators, with viral bursts, fandoms, "
         f"memes, hyperactive users and households as hard negatives -> {out / 'data'}"
     )
-    run = score_files(out / "data" / "events.parquet", accounts=out / "data" / "accounts.parquet", format="canonical",
-                      config=load_config(args.config), out_dir=out / "scored")
+    from detector.progress import status_line
+
+    with status_line(False if args.quiet else None) as report:
+        run = score_files(out / "data" / "events.parquet", accounts=out / "data" / "accounts.parquet", format="canonical",
+                          config=load_config(args.config), out_dir=out / "scored", report=report)
     _print_score_summary(run)
     metrics = evaluate(run.detection.accounts, sim.truth)
     shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())

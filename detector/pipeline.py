@@ -29,6 +29,7 @@ import polars as pl
 
 from detector.cluster import PAIR_EVIDENCE, cluster_accounts, fuse
 from detector.config import Config
+from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.scoring import cluster_facts, score_clusters
 from features.coaction import coaction_network, signal_events, signal_names
@@ -94,15 +95,20 @@ class _Evidence:
     infrastructure: pl.DataFrame | None = None
     identity: pl.DataFrame | None = None
     capped_events: int = 0
+    report: Report = silent
 
 
-def detect(events: pl.DataFrame, accounts: pl.DataFrame | None, config: Config) -> Detection:
-    """Score ``events`` (canonical) and optional ``accounts``; see the module docstring."""
+def detect(events: pl.DataFrame, accounts: pl.DataFrame | None, config: Config, *, report: Report = silent) -> Detection:
+    """Score ``events`` (canonical) and optional ``accounts``; see the module docstring.
+
+    ``report`` hears each stage as it starts (``detector.progress``).
+    """
     cfg = config.detector
     timings: dict[str, float] = {}
-    evidence = _Evidence()
+    evidence = _Evidence(report=report)
 
     def timed(stage: str, fn, *args):
+        report(f"{stage}...")
         started = time.perf_counter()
         result = fn(*args)
         timings[stage] = round(time.perf_counter() - started, 3)
@@ -139,9 +145,13 @@ COPY_SIGNAL = "copy"
 def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence) -> None:
     cfg = config.detector
     # Exact texts are folded into their near-duplicate family (the ``copy`` signal below).
-    for signal in [name for name in signal_names(events) if name != "text"]:
+    signals = [name for name in signal_names(events) if name != "text"]
+    total = len(signals) + ("text" in events.columns)
+    for number, signal in enumerate(signals, 1):
+        evidence.report(f"co-action: {signal} ({number}/{total})")
         _add_signal(events, signal, config, evidence)
     if "text" in events.columns:
+        evidence.report(f"co-action: copied texts ({total}/{total})")
         copies = copy_events(events, min_text_chars=cfg.min_text_chars, threshold=cfg.near_duplicate_threshold)
         if copies.height:
             _add_signal(copies, COPY_SIGNAL, config, evidence)

@@ -23,6 +23,7 @@ from detector.errors import UsageError
 from detector.graphs import GRAPH_FORMATS, write_account_graph
 from detector.io import Dataset, atomic_directory, read_dataset
 from detector.pipeline import Detection, detect
+from detector.progress import Report, silent
 
 SCHEMA_VERSION = "1.0"
 
@@ -40,10 +41,10 @@ def peak_memory_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0) -> ScoreRun:
+def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, report: Report = silent) -> ScoreRun:
     """Detect on an already read dataset and build the run record."""
     started = time.perf_counter()
-    detection = detect(dataset.events, dataset.accounts, config)
+    detection = detect(dataset.events, dataset.accounts, config, report=report)
     timings = {"read": round(read_s, 3), **detection.timings, "total": round(read_s + time.perf_counter() - started, 3)}
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -74,14 +75,23 @@ def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf") -> None:
 
 
 def score_files(
-    events: str | Path, *, accounts: str | Path | None, format: str, config: Config, out_dir: Path, graph: str = "gexf"
+    events: str | Path,
+    *,
+    accounts: str | Path | None,
+    format: str,
+    config: Config,
+    out_dir: Path,
+    graph: str = "gexf",
+    report: Report = silent,
 ) -> ScoreRun:
     """``coordetect score``: read EVENTS (and accounts), detect, write DIR."""
     if graph not in GRAPH_FORMATS:
         raise UsageError(f"--graph {graph}: expected one of {', '.join(GRAPH_FORMATS)}")
     started = time.perf_counter()
+    report(f"reading {events}")
     dataset = read_dataset(events, format=format, accounts_path=accounts)
-    run = score_dataset(dataset, config, read_s=time.perf_counter() - started)
+    run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report)
+    report(f"writing {out_dir}")
     run.record["output"] = str(out_dir)
     write_outputs(run, out_dir, graph=graph)
     return run
