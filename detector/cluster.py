@@ -101,6 +101,17 @@ def cluster_accounts(
     return _renumber(frame)
 
 
+def pairs_inside(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``pairs`` (``source``, ``target``, ...) whose two accounts share a cluster, with its ``cluster_id``."""
+    members = labels.filter(pl.col("cluster_id") >= 0)
+    return (
+        pairs.join(members.rename({"account_id": "source"}), on="source")
+        .join(members.rename({"account_id": "target", "cluster_id": "_target_cluster"}), on="target")
+        .filter(pl.col("cluster_id") == pl.col("_target_cluster"))
+        .drop("_target_cluster")
+    )
+
+
 def _member_links(graph: sp.csr_matrix, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per account: links to each cluster's members (n x k) and the cluster sizes."""
     k = int(labels.max()) + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from detector.cluster import pairs_inside
 from detector.scoring import describe_gap
 
 _SIGNAL_NOUN = {
@@ -27,22 +28,11 @@ def _noun(signal: str) -> str:
     return _SIGNAL_NOUN.get(signal, f"objects co-acted on ({signal})")
 
 
-def _inside(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
-    """``pairs`` whose two accounts are in the same cluster, with that ``cluster_id``."""
-    members = labels.filter(pl.col("cluster_id") >= 0)
-    return (
-        pairs.join(members.rename({"account_id": "source"}), on="source")
-        .join(members.rename({"account_id": "target", "cluster_id": "_c"}), on="target")
-        .filter(pl.col("cluster_id") == pl.col("_c"))
-        .drop("_c")
-    )
-
-
 def _members_touched(pairs: pl.DataFrame | None, labels: pl.DataFrame) -> pl.DataFrame:
     """Per cluster: how many members appear in at least one of ``pairs`` inside the cluster."""
     if pairs is None or pairs.is_empty():
         return pl.DataFrame(schema={"cluster_id": pl.Int64(), "touched": pl.Int64()})
-    inside = _inside(pairs.select("source", "target"), labels)
+    inside = pairs_inside(pairs.select("source", "target"), labels)
     ends = pl.concat([inside.select("cluster_id", pl.col("source").alias("a")), inside.select("cluster_id", pl.col("target").alias("a"))])
     return ends.group_by("cluster_id").agg(pl.col("a").n_unique().cast(pl.Int64).alias("touched"))
 
@@ -60,7 +50,7 @@ def cluster_evidence(
     for objects in coaction_objects:
         if objects.is_empty():
             continue
-        inside = _inside(objects, labels)
+        inside = pairs_inside(objects, labels)
         per_cluster = inside.group_by("cluster_id", "signal").agg(
             pl.col("object").n_unique().alias("objects"),
             pl.col("gap_s").median().alias("gap"),

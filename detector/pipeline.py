@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from detector.cluster import PAIR_EVIDENCE, cluster_accounts, fuse
+from detector.cluster import PAIR_EVIDENCE, cluster_accounts, fuse, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
@@ -315,9 +315,7 @@ def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actor
     members = labels.filter(pl.col("cluster_id") >= 0)
     rows = pl.concat([frame.select("source", "target", "signal", "object", "object_accounts") for frame in frames])
     cluster_objects = (
-        rows.join(members.rename({"account_id": "source"}), on="source")
-        .join(members.rename({"account_id": "target", "cluster_id": "_c"}), on="target")
-        .filter(pl.col("cluster_id") == pl.col("_c"))
+        pairs_inside(rows, labels)
         .group_by("cluster_id", "signal", "object")
         .agg(pl.col("object_accounts").first())
     )
@@ -344,12 +342,7 @@ def _member_flags(labels: pl.DataFrame, evidence: _Evidence) -> pl.DataFrame:
         if pairs is None or pairs.is_empty():
             out = out.with_columns(pl.lit(0.0).alias(name))
             continue
-        inside = (
-            pairs.select("source", "target")
-            .join(out.select("account_id", "cluster_id").rename({"account_id": "source"}), on="source")
-            .join(out.select("account_id", pl.col("cluster_id").alias("c2")).rename({"account_id": "target"}), on="target")
-            .filter(pl.col("cluster_id") == pl.col("c2"))
-        )
+        inside = pairs_inside(pairs.select("source", "target"), labels)
         members = pl.concat([inside["source"], inside["target"]]).unique()
         out = out.with_columns(pl.col("account_id").is_in(members.implode()).cast(pl.Float64).alias(name))
     return out.drop("cluster_id")

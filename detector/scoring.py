@@ -28,6 +28,8 @@ import math
 
 import polars as pl
 
+from detector.cluster import pairs_inside
+
 SCORE_CAPS = {"coaction": 0.85, "agreement": 0.5, "identity": 0.35, "infrastructure": 0.35, "copy": 0.35}
 STRANDS = tuple(SCORE_CAPS)
 # Member evidence (summed link strength per member) at which the co-action strand reaches 63% of its exclusivity.
@@ -72,12 +74,7 @@ def cluster_facts(
     """
     members = labels.filter(pl.col("cluster_id") >= 0)
     sizes = members.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
-    inside = (
-        fused.join(members.rename({"account_id": "source"}), on="source")
-        .join(members.rename({"account_id": "target", "cluster_id": "cluster_target"}), on="target")
-        .filter(pl.col("cluster_id") == pl.col("cluster_target"))
-        .join(pair_coaction, on=["source", "target"], how="left")
-    )
+    inside = pairs_inside(fused, labels).join(pair_coaction, on=["source", "target"], how="left")
     links = inside.group_by("cluster_id").agg(
         pl.len().cast(pl.Int64).alias("linked_pairs"),
         pl.col("strength").mean().alias("mean_strength"),

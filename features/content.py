@@ -326,6 +326,18 @@ def _texts(events: pl.DataFrame, min_text_chars: int) -> pl.DataFrame:
     )
 
 
+def _near_text_pairs(texts: pl.Series, params: NearDupParams) -> pl.DataFrame:
+    """Index pairs (``t1 < t2``) of ``texts`` whose estimated Jaccard similarity reaches the threshold."""
+    sig, valid = minhash_signatures(
+        texts,
+        n_bins=params.bands * params.rows,
+        shingle_size=params.shingle_size,
+        seed=params.seed,
+        max_shingle_share=params.max_shingle_share,
+    )
+    return _verify(sig, _candidate_pairs(sig, valid, params), params.threshold)
+
+
 def _matches(usage: pl.DataFrame, params: NearDupParams) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Directed near-duplicate matches, per-text account counts, and the text-coded usage.
 
@@ -336,14 +348,7 @@ def _matches(usage: pl.DataFrame, params: NearDupParams) -> tuple[pl.DataFrame, 
     texts = usage.select(pl.col("text").unique().sort()).with_row_index("tid", offset=0)
     coded = usage.join(texts, on="text").select("account_id", pl.col("tid").cast(pl.Int64))
     n_acc = coded.group_by("tid").agg(pl.len().alias("n_accounts"))
-    sig, valid = minhash_signatures(
-        texts["text"],
-        n_bins=params.bands * params.rows,
-        shingle_size=params.shingle_size,
-        seed=params.seed,
-        max_shingle_share=params.max_shingle_share,
-    )
-    near = _verify(sig, _candidate_pairs(sig, valid, params), params.threshold)
+    near = _near_text_pairs(texts["text"], params)
     shared = n_acc.filter(pl.col("n_accounts") >= 2).select(pl.col("tid").alias("t1"), pl.col("tid").alias("t2"))
     text_pairs = pl.concat([near, shared])
     viral = n_acc.filter(pl.col("n_accounts") > params.max_accounts_per_text)
@@ -440,14 +445,12 @@ def near_duplicate_groups(
         max_shingle_share=max_shingle_share, max_bucket_size=max_bucket_size, max_accounts_per_text=2, seed=seed,
     )
     params.validate()
-    sig, valid = minhash_signatures(distinct, n_bins=bands * rows, shingle_size=shingle_size, seed=seed, max_shingle_share=max_shingle_share)
-    near = _verify(sig, _candidate_pairs(sig, valid, params), threshold)
+    near = _near_text_pairs(distinct, params)
     n = distinct.len()
     graph = sp.coo_matrix((np.ones(near.height), (near["t1"].to_numpy(), near["t2"].to_numpy())), shape=(n, n))
     _, component = connected_components(graph, directed=False)
-    # Texts are sorted, so the first index of each component is its smallest text.
-    first = pl.DataFrame({"c": component}).with_row_index("t").group_by("c").agg(pl.col("t").min().alias("rep"))
-    rep = pl.DataFrame({"c": component}).join(first, on="c", how="left", maintain_order="left")["rep"].to_numpy()
+    # Texts are sorted, so the smallest index in each component is its smallest text.
+    rep = pl.DataFrame({"c": component}).with_row_index("t").select(pl.col("t").min().over("c"))["t"]
     return pl.DataFrame({"text": distinct, "group": distinct.gather(rep)})
 
 
