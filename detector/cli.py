@@ -190,30 +190,79 @@ def cmd_demo(args: argparse.Namespace) -> int:
     flagged = run.detection.accounts.filter("flagged")
     if flagged.height:
         print(f"      coordetect explain {out / 'scored'} {flagged['account_id'][0]}   (why this account is flagged)")
+    print(f"      open {out / 'scored' / 'report.html'} in a browser (the flagged clusters, their timelines and graphs)")
     print(f"      open {out / 'scored' / 'graph.gexf'} in Gephi")
     return EXIT_OK
 
 
-def _print_score_summary(run, *, limit: int = 15) -> None:
+def _print_score_summary(run, *, limit: int = 15, console=None) -> None:
+    """The final summary: counts, the strongest flagged clusters, where the outputs are, time and memory.
+
+    At a terminal the clusters are a rich table; into a pipe or file, plain lines (easy to grep).
+    """
     record, detection = run.record, run.detection
     report = record["input"]
     dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in {**report["dropped"], **report["rejected"]}.items() if v)
     counts = record["counts"]
-    print(f"read {report['rows_read']:,} rows, kept {report['rows_kept']:,}" + (f" (dropped/rejected: {dropped})" if dropped else ""))
-    print(
-        f"{counts['accounts']:,} accounts, {counts['clustered_accounts']:,} in {counts['clusters']:,} clusters; "
-        f"{counts['flagged_clusters']:,} clusters flagged ({counts['flagged_accounts']:,} accounts)"
-    )
     flagged = detection.clusters.filter("flagged").sort(["score", "cluster_id"], descending=[True, False])
+    t = record["timings_s"]
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in t.items() if k != "total")
+    lines_before = [
+        f"read {report['rows_read']:,} rows, kept {report['rows_kept']:,}" + (f" (dropped/rejected: {dropped})" if dropped else ""),
+        f"{counts['accounts']:,} accounts, {counts['clustered_accounts']:,} in {counts['clusters']:,} clusters; "
+        f"{counts['flagged_clusters']:,} clusters flagged ({counts['flagged_accounts']:,} accounts)",
+    ]
+    out = record.get("output", "")
+    lines_after = [
+        f"wrote {out} in {t['total']:.1f} s ({stages}), peak memory {record['peak_memory_mib']:.0f} MiB",
+        f"report: {Path(out) / 'report.html'}",
+    ]
+    if console is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console()
+    if console is not None:
+        _rich_summary(console, lines_before, flagged, limit, lines_after)
+        return
+    print("\n".join(lines_before))
     if flagged.height:
         print(f"  {'cluster':>7} {'accounts':>8} {'score':>6}  evidence")
         for row in flagged.head(limit).iter_rows(named=True):
             print(f"  {row['cluster_id']:>7} {row['n_accounts']:>8} {row['score']:>6.2f}  {row['evidence']}")
         if flagged.height > limit:
             print(f"  ... {flagged.height - limit} more in clusters.parquet")
-    t = record["timings_s"]
-    stages = ", ".join(f"{k} {v:.1f} s" for k, v in t.items() if k != "total")
-    print(f"wrote {record.get('output', '')} in {t['total']:.1f} s ({stages}), peak memory {record['peak_memory_mib']:.0f} MiB")
+    print("\n".join(lines_after))
+
+
+def _rich_summary(console, lines_before: list[str], flagged, limit: int, lines_after: list[str]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    for line in lines_before:
+        console.print(Text(line))
+    if flagged.height:
+        table = Table(title=f"flagged clusters ({min(limit, flagged.height)} of {flagged.height}, strongest first)", title_justify="left")
+        table.add_column("cluster", justify="right")
+        table.add_column("accounts", justify="right")
+        table.add_column("score", justify="right", style="bold red")
+        table.add_column("evidence", overflow="fold")
+        for row in flagged.head(limit).iter_rows(named=True):
+            table.add_row(str(row["cluster_id"]), str(row["n_accounts"]), f"{row['score']:.2f}", Text(row["evidence"]))
+        console.print(table)
+        if flagged.height > limit:
+            console.print(Text(f"... {flagged.height - limit} more in clusters.parquet and report.html"))
+    for line in lines_after:
+        console.print(Text(line))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rewrite DIR/report.html from a scored folder and the data it scored."""
+    from detector.report import report_from_dir
+
+    path = report_from_dir(Path(args.dir), events=args.events, accounts=args.accounts, format=args.format)
+    if not args.quiet:
+        print(f"wrote {path}")
+    return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -253,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--format", default="canonical", choices=FORMATS, help="input layout (default: canonical)")
     score.add_argument("--config", default=None, help="TOML file overriding configs/default.toml key by key")
     score.add_argument("--graph", default="gexf", choices=("gexf", "graphml"), help="file type of DIR/graph.* for Gephi (default gexf)")
-    score.add_argument("--out", required=True, help="output folder: accounts, clusters, edges (.parquet), graph.gexf and run.json")
+    score.add_argument("--out", required=True, help="output folder: accounts, clusters, edges, objects (.parquet), graph.gexf, report.html and run.json")
     score.set_defaults(func=cmd_score)
 
     exp = sub.add_parser("explain", parents=[common], help="why one account is or is not flagged")
@@ -261,6 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("account_id")
     exp.add_argument("--json", action="store_true", help="print the facts as JSON for tools")
     exp.set_defaults(func=cmd_explain)
+
+    rep = sub.add_parser("report", parents=[common], help="write DIR/report.html again for a folder written by score")
+    rep.add_argument("dir", help="a folder written by score")
+    rep.add_argument("--events", default=None, help="the scored events, if no longer where DIR/run.json says (default: as recorded, checked by sha256)")
+    rep.add_argument("--accounts", default=None, help="the accounts table that went with them (with --events)")
+    rep.add_argument("--format", default=None, choices=FORMATS, help="input layout of --events (default: as recorded, else canonical)")
+    rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", parents=[common], help="simulate a small data set, score it, print a summary")
     demo.add_argument("--accounts", type=int, default=2000, help="accounts to simulate (default 2000)")

@@ -1,13 +1,16 @@
 """The batch job behind ``coordetect score``: read, detect, write DIR and its run record.
 
 DIR holds ``accounts.parquet``, ``clusters.parquet``, ``edges.parquet`` and
-``run.json`` (the contract), ``objects.parquet`` (the objects behind each co-action link) and ``graph.gexf`` (or ``graph.graphml``) for Gephi; they are written into a fresh folder that replaces
+``run.json`` (the contract), ``objects.parquet`` (the objects behind each co-action link),
+``graph.gexf`` (or ``graph.graphml``) for Gephi and ``report.html`` (``detector.report``);
+they are written into a fresh folder that replaces
 DIR only when everything succeeded, so a failed run leaves the previous outputs
 as they were.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import resource
@@ -21,7 +24,7 @@ from detector import __version__
 from detector.config import Config
 from detector.errors import UsageError
 from detector.graphs import GRAPH_FORMATS, write_account_graph
-from detector.io import Dataset, atomic_directory, read_dataset
+from detector.io import Dataset, atomic_directory, input_files, read_dataset
 from detector.pipeline import Detection, detect
 from detector.progress import Report, silent
 
@@ -30,10 +33,11 @@ SCHEMA_VERSION = "1.0"
 
 @dataclass
 class ScoreRun:
-    """What a score run produced: the detection and its run record."""
+    """What a score run produced: the detection, its run record and the data it scored (for the report)."""
 
     detection: Detection
     record: dict
+    dataset: Dataset
 
 
 def peak_memory_mib() -> float:
@@ -60,17 +64,26 @@ def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, repo
         "python": platform.python_version(),
         "polars": pl.__version__,
     }
-    return ScoreRun(detection=detection, record=record)
+    return ScoreRun(detection=detection, record=record, dataset=dataset)
 
 
-def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf") -> None:
-    """Write the three tables, the account graph and run.json into ``out_dir`` all together (or not at all)."""
+def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf", report: Report = silent) -> None:
+    """Write the tables, the account graph, report.html and run.json into ``out_dir`` all together (or not at all)."""
+    from detector.report import REPORT_NAME, build_report, Scored
+
+    detection = run.detection
+    scored = Scored(accounts=detection.accounts, clusters=detection.clusters, edges=detection.edges, objects=detection.objects, record=run.record)
+    started = time.perf_counter()
+    report("drawing report.html")
+    page = build_report(scored, run.dataset.events, run.dataset.accounts, _config_of(run))
+    run.record["timings_s"]["report"] = round(time.perf_counter() - started, 3)
     with atomic_directory(Path(out_dir)) as tmp:
         run.detection.accounts.write_parquet(tmp / "accounts.parquet")
         run.detection.clusters.write_parquet(tmp / "clusters.parquet")
         run.detection.edges.write_parquet(tmp / "edges.parquet")
         run.detection.objects.write_parquet(tmp / "objects.parquet")
         write_account_graph(run.detection.accounts, run.detection.edges, tmp / f"graph.{graph}", graph)
+        (tmp / REPORT_NAME).write_text(page, encoding="utf-8")
         (tmp / "run.json").write_text(json.dumps(run.record, indent=2, default=str) + "\n", encoding="utf-8")
 
 
@@ -91,7 +104,24 @@ def score_files(
     report(f"reading {events}")
     dataset = read_dataset(events, format=format, accounts_path=accounts)
     run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report)
-    report(f"writing {out_dir}")
+    run.record["arguments"] = {"events": str(events), "accounts": None if accounts is None else str(accounts), "format": format}
+    run.record["accounts_files"] = [] if accounts is None else _accounts_files(accounts)
     run.record["output"] = str(out_dir)
-    write_outputs(run, out_dir, graph=graph)
+    write_outputs(run, out_dir, graph=graph, report=report)
     return run
+
+
+def _accounts_files(accounts: str | Path) -> list[dict]:
+    """Path, rows and sha256 of each accounts file, like ``input.files`` for events (``report DIR`` checks them)."""
+    out = []
+    for path in input_files(accounts):
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        out.append({"path": str(path), "sha256": digest})
+    return out
+
+
+def _config_of(run: ScoreRun) -> Config:
+    from detector.config import build_config
+
+    return build_config(run.record["config"])

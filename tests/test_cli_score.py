@@ -27,7 +27,7 @@ def scored(tmp_path_factory):
 
 
 def test_writes_the_contract_files(scored):
-    assert sorted(p.name for p in scored.iterdir()) == ["accounts.parquet", "clusters.parquet", "edges.parquet", "graph.gexf", "objects.parquet", "run.json"]
+    assert sorted(p.name for p in scored.iterdir()) == ["accounts.parquet", "clusters.parquet", "edges.parquet", "graph.gexf", "objects.parquet", "report.html", "run.json"]
     accounts = pl.read_parquet(scored / "accounts.parquet")
     assert accounts.schema == pl.Schema({"account_id": pl.String, "cluster_id": pl.Int64, "score": pl.Float64, "flagged": pl.Boolean, "evidence": pl.String})
     clusters = pl.read_parquet(scored / "clusters.parquet")
@@ -127,3 +127,22 @@ def test_graphml_on_request(tmp_path):
     assert run("score", FIXTURE / "events.csv", "--graph", "graphml", "--quiet", "--out", out) == 0
     graph = nx.read_graphml(out / "graph.graphml")
     assert graph.nodes["ring_1"]["flagged"] is True
+
+
+def test_final_summary_is_a_table_at_a_terminal(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from detector.cli import _print_score_summary
+    from detector.config import Config
+    from detector.run import score_files
+
+    score = score_files(FIXTURE / "events.csv", accounts=FIXTURE / "accounts.csv", format="canonical", config=Config(), out_dir=tmp_path / "o")
+    buffer = io.StringIO()
+    _print_score_summary(score, console=Console(file=buffer, force_terminal=True, width=200, color_system=None))
+    printed = buffer.getvalue()
+    assert "flagged clusters (1 of 1, strongest first)" in printed
+    row = next(line for line in printed.splitlines() if "share: 12 posts co-shared" in line)
+    assert "│" in row and " 0 " in row and " 6 " in row  # cluster 0, 6 accounts, in table cells
+    assert f"report: {tmp_path / 'o' / 'report.html'}" in printed
