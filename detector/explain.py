@@ -2,7 +2,11 @@
 
 Reads only the scored folder: the account's row, its cluster, its strongest
 links (``edges.parquet``) and, for those links, the objects the two accounts
-co-acted on with their gaps (``objects.parquet``).
+co-acted on with their gaps (``objects.parquet``), and the behaviour that sets
+the account apart from all others (``features.parquet``): the traits where it
+lies beyond the 95th (or below the 5th) percentile of all accounts, each with
+where its cluster's median member lies, so a trait the whole cluster shares
+shows as such.
 """
 
 from __future__ import annotations
@@ -16,6 +20,33 @@ from detector.scoring import describe_gap
 
 TOP_PARTNERS = 10
 OBJECTS_PER_PARTNER = 3
+STANDS_OUT = 0.95  # share of accounts it must lie above (or below) for a trait to be shown
+TOP_TRAITS = 6
+
+# Behaviour columns explain speaks about, in words. Left out: the hour-of-day direction
+# (circular, not ordered) and the yes/no profile flags (a percentile says little about them).
+TRAITS = {
+    "timing__log_events": "events",
+    "timing__log_events_per_active_day": "events per active day",
+    "timing__log_active_span_days": "active span",
+    "timing__hour_entropy": "spread over the hours of the day",
+    "timing__weekend_share": "share of events at weekends",
+    "timing__median_log_gap": "typical gap between its events",
+    "timing__gap_cv": "irregularity of the gaps between its events",
+    "timing__burstiness": "burstiness",
+    "timing__fast_gap_share": "share of very short gaps between its events",
+    "metadata__log_cohort_1h": "accounts created within an hour of it",
+    "metadata__log_cohort_1d": "accounts created within a day of it",
+    "metadata__handle_trailing_digits": "digits ending its handle",
+    "metadata__log_handle_template_peers": "accounts with the same handle template",
+    "metadata__log_image_peers": "accounts with the same profile image",
+    "metadata__log_follow_ratio": "followers per account followed",
+    "metadata__log_following": "accounts it follows",
+    "infra__log_ip_peers": "accounts sharing its IP addresses",
+    "infra__log_device_peers": "accounts sharing its devices",
+    "infra__log_ips": "IP addresses used",
+    "infra__log_devices": "devices used",
+}
 
 
 def _read(path: Path) -> pl.DataFrame:
@@ -62,7 +93,38 @@ def explain(out_dir: Path, account_id: str) -> dict:
             ]
             p["n_objects"] = pair.height
         links.append({**p, "same_cluster": p["cluster_id"] == account["cluster_id"] and account["cluster_id"] >= 0, "shared": shared})
-    return {"account": account, "cluster": cluster, "links": links}
+    features_path = out_dir / "features.parquet"
+    behaviour = _traits(_read(features_path), account_id, accounts, account["cluster_id"]) if features_path.exists() else []
+    return {"account": account, "cluster": cluster, "links": links, "behaviour": behaviour}
+
+
+def _traits(features: pl.DataFrame, account_id: str, accounts: pl.DataFrame, cluster_id: int) -> list[dict]:
+    """The behaviour columns where the account lies beyond ``STANDS_OUT`` of all accounts, most extreme first."""
+    columns = [c for c in TRAITS if c in features.columns]
+    n = features.height
+    if not columns or n < 2:
+        return []
+    ranked = features.select(
+        "account_id",
+        *[(pl.col(c).rank("min") - 1).truediv(n).alias(f"{c}:above") for c in columns],  # share of accounts strictly below it
+        *[(n - pl.col(c).rank("max")).truediv(n).alias(f"{c}:below") for c in columns],  # share strictly above it
+    )
+    row = ranked.filter(pl.col("account_id") == account_id)
+    if row.is_empty():
+        return []
+    mine = row.row(0, named=True)
+    values = features.filter(pl.col("account_id") == account_id).row(0, named=True)
+    members = accounts.filter((pl.col("cluster_id") == cluster_id) & (cluster_id >= 0))["account_id"]
+    peers = ranked.filter(pl.col("account_id").is_in(members.implode())) if members.len() > 1 else None
+    out = []
+    for c in columns:
+        for side in ("above", "below"):
+            share = mine[f"{c}:{side}"]
+            if share >= STANDS_OUT:
+                median = None if peers is None else peers[f"{c}:{side}"].median()
+                out.append({"feature": c, "trait": TRAITS[c], "side": side, "share": round(share, 3), "value": values[c],
+                            "cluster_median_share": None if median is None else round(median, 3)})
+    return sorted(out, key=lambda t: (-t["share"], t["feature"]))[:TOP_TRAITS]
 
 
 def render_text(facts: dict) -> str:
@@ -72,6 +134,7 @@ def render_text(facts: dict) -> str:
     if facts["cluster"]:
         c = facts["cluster"]
         lines.append(f"cluster {c['cluster_id']}: {c['n_accounts']} accounts, score {c['score']:.2f}, {'flagged' if c['flagged'] else 'not flagged'}")
+    lines.extend(_render_traits(facts.get("behaviour", [])))
     if not facts["links"]:
         lines.append("no links: no significant co-action, shared infrastructure or identity with any account")
         return "\n".join(lines)
@@ -92,3 +155,16 @@ def render_text(facts: dict) -> str:
         if more > 0:
             lines.append(f"    ... and {more} more shared objects")
     return "\n".join(lines)
+
+
+def _render_traits(traits: list[dict]) -> list[str]:
+    if not traits:
+        return ["behaviour: nothing beyond the 95th percentile of all accounts"]
+    lines = ["behaviour that sets it apart (against all accounts):"]
+    for t in traits:
+        word = "higher" if t["side"] == "above" else "lower"
+        line = f"  {t['trait']}: {word} than {t['share']:.0%} of accounts"
+        if t["cluster_median_share"] is not None:
+            line += f" (its cluster's median member: {word} than {t['cluster_median_share']:.0%})"
+        lines.append(line)
+    return lines

@@ -2,6 +2,7 @@
 
 DIR holds ``accounts.parquet``, ``clusters.parquet``, ``edges.parquet`` and
 ``run.json`` (the contract), ``objects.parquet`` (the objects behind each co-action link),
+``features.parquet`` (each account's behaviour, for ``explain``),
 ``graph.gexf`` (or ``graph.graphml``) for Gephi and ``report.html`` (``detector.report``);
 they are written into a fresh folder that replaces
 DIR only when everything succeeded, so a failed run leaves the previous outputs
@@ -27,6 +28,7 @@ from detector.graphs import GRAPH_FORMATS, write_account_graph
 from detector.io import Dataset, atomic_directory, input_files, read_dataset
 from detector.pipeline import Detection, detect
 from detector.progress import Report, silent
+from features.base import build_all
 
 SCHEMA_VERSION = "1.0"
 
@@ -38,6 +40,7 @@ class ScoreRun:
     detection: Detection
     record: dict
     dataset: Dataset
+    behaviour: pl.DataFrame  # one row per account: features.base columns of BEHAVIOUR_BUILDERS
 
 
 def peak_memory_mib() -> float:
@@ -45,10 +48,20 @@ def peak_memory_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+# Per-account behaviour written to DIR/features.parquet for `explain`: rhythm, bursts, creation
+# cohort, handle template, profile and shared addresses. The content builder is left out: its
+# near-duplicate search repeats the copy signal's work at several times the cost on large data.
+BEHAVIOUR_BUILDERS = ("timing", "metadata", "infra")
+
+
 def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, report: Report = silent) -> ScoreRun:
-    """Detect on an already read dataset and build the run record."""
+    """Detect on an already read dataset, measure each account's behaviour, and build the run record."""
     started = time.perf_counter()
     detection = detect(dataset.events, dataset.accounts, config, report=report)
+    report("behaviour features...")
+    features_started = time.perf_counter()
+    behaviour = build_all(dataset.events, dataset.accounts, names=BEHAVIOUR_BUILDERS)
+    detection.timings["features"] = round(time.perf_counter() - features_started, 3)
     timings = {"read": round(read_s, 3), **detection.timings, "total": round(read_s + time.perf_counter() - started, 3)}
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -64,7 +77,7 @@ def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, repo
         "python": platform.python_version(),
         "polars": pl.__version__,
     }
-    return ScoreRun(detection=detection, record=record, dataset=dataset)
+    return ScoreRun(detection=detection, record=record, dataset=dataset, behaviour=behaviour)
 
 
 def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf", report: Report = silent) -> None:
@@ -82,6 +95,7 @@ def write_outputs(run: ScoreRun, out_dir: Path, *, graph: str = "gexf", report: 
         run.detection.clusters.write_parquet(tmp / "clusters.parquet")
         run.detection.edges.write_parquet(tmp / "edges.parquet")
         run.detection.objects.write_parquet(tmp / "objects.parquet")
+        run.behaviour.write_parquet(tmp / "features.parquet")
         write_account_graph(run.detection.accounts, run.detection.edges, tmp / f"graph.{graph}", graph)
         (tmp / REPORT_NAME).write_text(page, encoding="utf-8")
         (tmp / "run.json").write_text(json.dumps(run.record, indent=2, default=str) + "\n", encoding="utf-8")

@@ -27,7 +27,7 @@ def scored(tmp_path_factory):
 
 
 def test_writes_the_contract_files(scored):
-    assert sorted(p.name for p in scored.iterdir()) == ["accounts.parquet", "clusters.parquet", "edges.parquet", "graph.gexf", "objects.parquet", "report.html", "run.json"]
+    assert sorted(p.name for p in scored.iterdir()) == ["accounts.parquet", "clusters.parquet", "edges.parquet", "features.parquet", "graph.gexf", "objects.parquet", "report.html", "run.json"]
     accounts = pl.read_parquet(scored / "accounts.parquet")
     assert accounts.schema == pl.Schema({"account_id": pl.String, "cluster_id": pl.Int64, "score": pl.Float64, "flagged": pl.Boolean, "evidence": pl.String})
     clusters = pl.read_parquet(scored / "clusters.parquet")

@@ -59,3 +59,30 @@ def test_unknown_account_and_missing_folder_exit_2(scored, tmp_path, capsys):
     assert "nobody" in capsys.readouterr().err
     assert run("explain", tmp_path / "nothing", "ring_2") == 2
     assert "accounts.parquet" in capsys.readouterr().err
+
+
+def test_behaviour_that_sets_an_account_apart(scored, capsys):
+    assert run("explain", scored, "ring_2", "--json") == 0
+    traits = json.loads(capsys.readouterr().out)["behaviour"]
+    events = next(t for t in traits if t["feature"] == "timing__log_events")
+    assert events["side"] == "above" and events["share"] >= 0.95 and events["cluster_median_share"] is not None
+    assert run("explain", scored, "user_05") == 0
+    assert "behaviour: nothing beyond the 95th percentile" in capsys.readouterr().out
+
+
+def test_traits_rank_against_all_accounts_and_the_cluster():
+    import polars as pl
+
+    from detector.explain import _traits
+
+    ids = [f"a{i:03d}" for i in range(100)]
+    features = pl.DataFrame({"account_id": ids, "metadata__log_cohort_1h": [0.0] * 96 + [3.0] * 4, "timing__hour_entropy": [0.5 + i / 200 for i in range(100)]})
+    accounts = pl.DataFrame({"account_id": ids, "cluster_id": [-1] * 96 + [7] * 4})
+    cohort = _traits(features, "a099", accounts, 7)
+    assert [(t["feature"], t["side"], t["share"], t["cluster_median_share"]) for t in cohort] == [
+        ("timing__hour_entropy", "above", 0.99, 0.975),
+        ("metadata__log_cohort_1h", "above", 0.96, 0.96),
+    ]
+    low = _traits(features, "a000", accounts, -1)
+    assert [(t["feature"], t["side"], t["share"], t["cluster_median_share"]) for t in low] == [("timing__hour_entropy", "below", 0.99, None)]
+    assert _traits(features, "a050", accounts, -1) == []
