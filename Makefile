@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean chromium
+.PHONY: demo test venv bench clean chromium java
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the report's browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium
+# The Spark engine's tests need a Java runtime; Debian's headless JRE is installed when java is missing.
+java:
+	@command -v java >/dev/null 2>&1 || { echo "installing Debian's headless Java runtime for the Spark engine's tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test: $(STAMP) chromium java
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -59,7 +59,12 @@ def cmd_network(args: argparse.Namespace) -> int:
     # large input then reads in a fraction of the time and memory (counts keep their meaning).
     dataset = read_dataset(args.events, format=args.format, columns=signal_columns(args.signal), derive_accounts=False)
     read_s = time.perf_counter() - started
-    result = coaction_network(
+    network = coaction_network
+    if args.engine != "polars" or args.spark_master is not None:
+        from detector.run import coaction_engine
+
+        network = coaction_engine(args.engine, args.spark_master)
+    result = network(
         dataset.events,
         signal=args.signal,
         window_s=window_s,
@@ -82,6 +87,7 @@ def cmd_network(args: argparse.Namespace) -> int:
         "min_weight": min_weight,
         "normalize_urls": normalize_urls,
         "max_actors_per_window": config.max_actors_per_window,
+        "engine": args.engine,
         "input": dataset.report.to_dict(),
         "capped_events": result.capped_events,
         "capped_objects": result.capped_objects,
@@ -154,7 +160,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with status_line(False if args.quiet else None) as report:
         run = score_files(
-            args.events, accounts=args.accounts, format=args.format, config=config, out_dir=Path(args.out), graph=args.graph, report=report
+            args.events, accounts=args.accounts, format=args.format, config=config, out_dir=Path(args.out), graph=args.graph, report=report,
+            engine=args.engine, spark_master=args.spark_master,
         )
     if not args.quiet:
         _print_score_summary(run)
@@ -274,6 +281,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", default="polars", choices=("polars", "spark"), help="where co-action runs: in this process (polars, default) or on Spark")
+    parser.add_argument("--spark-master", default=None, help="with --engine spark: the Spark master URL (default local[*]; spark://host:7077, yarn, k8s://...)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from detector.io import FORMATS
 
@@ -294,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--raw-urls", action="store_true", help="compare URLs as given, without normalisation")
     net.add_argument("--record", default=None, help="also write the run record (counts, timings, memory) as JSON here")
     net.add_argument("--out", required=True, help="output file: .parquet, .csv, .graphml or .gexf")
+    _engine_arguments(net)
     net.set_defaults(func=cmd_network)
 
     score = sub.add_parser("score", parents=[common], help="the batch job: read, build features, cluster, score, write DIR")
@@ -303,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--config", default=None, help="TOML file overriding configs/default.toml key by key")
     score.add_argument("--graph", default="gexf", choices=("gexf", "graphml"), help="file type of DIR/graph.* for Gephi (default gexf)")
     score.add_argument("--out", required=True, help="output folder: accounts, clusters, edges, objects (.parquet), graph.gexf, report.html and run.json")
+    _engine_arguments(score)
     score.set_defaults(func=cmd_score)
 
     exp = sub.add_parser("explain", parents=[common], help="why one account is or is not flagged")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -32,7 +33,7 @@ from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.scoring import cluster_facts, score_clusters
-from features.coaction import coaction_network, signal_events, signal_names
+from features.coaction import CoactionResult, coaction_network, signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
@@ -96,16 +97,26 @@ class _Evidence:
     identity: pl.DataFrame | None = None
     capped_events: int = 0
     report: Report = silent
+    engine: Callable[..., CoactionResult] = coaction_network  # co-action: in-process polars, or Spark (detector.engines.spark)
 
 
-def detect(events: pl.DataFrame, accounts: pl.DataFrame | None, config: Config, *, report: Report = silent) -> Detection:
+def detect(
+    events: pl.DataFrame,
+    accounts: pl.DataFrame | None,
+    config: Config,
+    *,
+    report: Report = silent,
+    coaction: Callable[..., CoactionResult] = coaction_network,
+) -> Detection:
     """Score ``events`` (canonical) and optional ``accounts``; see the module docstring.
 
-    ``report`` hears each stage as it starts (``detector.progress``).
+    ``report`` hears each stage as it starts (``detector.progress``); ``coaction``
+    computes each signal's co-action network (``coaction_network``'s signature
+    and result; ``detector.engines.spark`` offers the same on Spark).
     """
     cfg = config.detector
     timings: dict[str, float] = {}
-    evidence = _Evidence(report=report)
+    evidence = _Evidence(report=report, engine=coaction)
 
     def timed(stage: str, fn, *args):
         report(f"{stage}...")
@@ -176,7 +187,7 @@ def copy_events(events: pl.DataFrame, *, min_text_chars: int, threshold: float) 
 
 def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Evidence) -> None:
     cfg, co = config.detector, config.coaction
-    result = coaction_network(
+    result = evidence.engine(
         events,
         signal=signal,
         window_s=cfg.window_s,

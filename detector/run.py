@@ -54,10 +54,13 @@ def peak_memory_mib() -> float:
 BEHAVIOUR_BUILDERS = ("timing", "metadata", "infra")
 
 
-def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, report: Report = silent) -> ScoreRun:
-    """Detect on an already read dataset, measure each account's behaviour, and build the run record."""
+def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, report: Report = silent, coaction=None) -> ScoreRun:
+    """Detect on an already read dataset, measure each account's behaviour, and build the run record.
+
+    ``coaction`` replaces the in-process co-action engine (``detector.engines``).
+    """
     started = time.perf_counter()
-    detection = detect(dataset.events, dataset.accounts, config, report=report)
+    detection = detect(dataset.events, dataset.accounts, config, report=report, **({} if coaction is None else {"coaction": coaction}))
     report("behaviour features...")
     features_started = time.perf_counter()
     behaviour = build_all(dataset.events, dataset.accounts, names=BEHAVIOUR_BUILDERS)
@@ -110,6 +113,8 @@ def score_files(
     out_dir: Path,
     graph: str = "gexf",
     report: Report = silent,
+    engine: str = "polars",
+    spark_master: str | None = None,
 ) -> ScoreRun:
     """``coordetect score``: read EVENTS (and accounts), detect, write DIR."""
     if graph not in GRAPH_FORMATS:
@@ -117,12 +122,33 @@ def score_files(
     started = time.perf_counter()
     report(f"reading {events}")
     dataset = read_dataset(events, format=format, accounts_path=accounts)
-    run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report)
+    coaction = coaction_engine(engine, spark_master)
+    run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report, coaction=coaction)
+    run.record["engine"] = {"name": engine, **({"spark_master": spark_master or DEFAULT_MASTER} if engine == "spark" else {})}
     run.record["arguments"] = {"events": str(events), "accounts": None if accounts is None else str(accounts), "format": format}
     run.record["accounts_files"] = [] if accounts is None else _accounts_files(accounts)
     run.record["output"] = str(out_dir)
     write_outputs(run, out_dir, graph=graph, report=report)
     return run
+
+
+ENGINES = ("polars", "spark")
+DEFAULT_MASTER = "local[*]"
+
+
+def coaction_engine(engine: str, spark_master: str | None = None):
+    """The co-action function for ``--engine``: None for the in-process default, or Spark's bound to a session."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
+    if engine == "polars":
+        if spark_master is not None:
+            raise UsageError("--spark-master goes with --engine spark")
+        return None
+    from functools import partial
+
+    from detector.engines.spark import coaction_network_spark, spark_session
+
+    return partial(coaction_network_spark, spark_session(spark_master or DEFAULT_MASTER))
 
 
 def _accounts_files(accounts: str | Path) -> list[dict]:

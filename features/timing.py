@@ -148,7 +148,10 @@ class TimingBuilder:
     @staticmethod
     def _entropy(rows: pl.LazyFrame, key: pl.Expr, bins: int, alias: str) -> pl.LazyFrame:
         """Per account: the normalised entropy of its histogram over ``key``."""
-        counts = rows.group_by("account_id", key.alias("bin")).agg(pl.len().alias("count"))
+        counts = rows.group_by("account_id", key.alias("bin")).agg(pl.len().alias("count")).collect()
+        # Counts sorted before the sum: the group_by above returns bins in any order, and a
+        # float sum in another order can differ in the last bit, while the same input must
+        # give the same bits. Eagerly, because the lazy optimiser drops a sort feeding entropy.
         return counts.group_by("account_id").agg(
-            _normalised_entropy(pl.col("count"), pl.col("count").sum(), bins).alias(alias)
-        )
+            _normalised_entropy(pl.col("count").sort(), pl.col("count").sum(), bins).alias(alias)
+        ).lazy()

@@ -1,0 +1,78 @@
+"""The Spark engine gives exactly the embedded engine's answer (`--engine spark --spark-master local[2]`).
+
+Needs pyspark and a Java runtime; `make test` installs both. One Spark session
+serves the module (starting one takes seconds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from detector.cli import main
+from detector.engines.spark import coaction_network_spark, spark_session
+from detector.simulate import simulate, write_simulation
+from features.coaction import coaction_network, signal_names
+
+pytestmark = pytest.mark.slow
+MASTER = "local[2]"
+
+
+def run(*argv):
+    return main([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def spark():
+    return spark_session(MASTER)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("world")
+    write_simulation(simulate("mixed", n_accounts=400, seed=5), folder)
+    return folder
+
+
+def test_every_signal_with_its_objects_and_the_viral_cap(spark, world):
+    events = pl.read_parquet(world / "events.parquet")
+    signals = signal_names(events)
+    assert {"share", "reply", "url", "hashtag", "text"} <= set(signals)
+    capped_somewhere = False
+    for signal in signals:
+        # A low cap makes some (object, window) buckets viral, so the cap is compared too.
+        kwargs = dict(signal=signal, window_s=1800, max_actors_per_window=12, keep_objects=True)
+        embedded, distributed = coaction_network(events, **kwargs), coaction_network_spark(spark, events, **kwargs)
+        assert distributed.edges.equals(embedded.edges), signal
+        assert (distributed.capped_events, distributed.capped_objects) == (embedded.capped_events, embedded.capped_objects), signal
+        assert distributed.pair_objects.equals(embedded.pair_objects), signal
+        assert distributed.activity.equals(embedded.activity), signal
+        capped_somewhere |= embedded.capped_events > 0
+    assert capped_somewhere
+
+
+def test_network_command_on_spark_writes_the_same_file(world, tmp_path):
+    for signal in ("share", "url"):
+        assert run("network", world / "events.parquet", "--signal", signal, "--window", 600, "--quiet", "--out", tmp_path / f"{signal}-polars.parquet") == 0
+        assert run("network", world / "events.parquet", "--signal", signal, "--window", 600, "--engine", "spark", "--spark-master", MASTER,
+                   "--quiet", "--out", tmp_path / f"{signal}-spark.parquet") == 0
+        embedded = pl.read_parquet(tmp_path / f"{signal}-polars.parquet")
+        assert embedded.height > 0
+        assert pl.read_parquet(tmp_path / f"{signal}-spark.parquet").equals(embedded)
+
+
+def test_score_on_spark_gives_the_same_clusters_edges_and_scores(world, tmp_path):
+    common = (world / "events.parquet", "--accounts", world / "accounts.parquet", "--quiet")
+    assert run("score", *common, "--out", tmp_path / "polars") == 0
+    assert run("score", *common, "--engine", "spark", "--spark-master", MASTER, "--out", tmp_path / "spark") == 0
+    for table in ("accounts", "clusters", "edges", "objects", "features"):
+        embedded = pl.read_parquet(tmp_path / "polars" / f"{table}.parquet")
+        assert pl.read_parquet(tmp_path / "spark" / f"{table}.parquet").equals(embedded), table
+    assert pl.read_parquet(tmp_path / "polars" / "clusters.parquet")["flagged"].any()
+
+
+def test_spark_master_needs_the_spark_engine(world, tmp_path, capsys):
+    assert run("network", world / "events.parquet", "--signal", "share", "--spark-master", MASTER, "--out", tmp_path / "n.parquet") == 2
+    assert "--spark-master goes with --engine spark" in capsys.readouterr().err
