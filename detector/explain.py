@@ -15,7 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from detector.errors import InputError, UsageError
+from detector.errors import UsageError
+from detector.io import read_output_table
 from detector.scoring import describe_gap
 
 TOP_PARTNERS = 10
@@ -49,27 +50,18 @@ TRAITS = {
 }
 
 
-def _read(path: Path) -> pl.DataFrame:
-    if not path.exists():
-        raise InputError(f"{path}: not found; expected a folder written by coordetect score")
-    try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise InputError(f"{path}: not a readable Parquet table ({type(exc).__name__})") from None
-
-
 def explain(out_dir: Path, account_id: str) -> dict:
     """Everything ``explain`` says about ``account_id``, as plain data."""
     out_dir = Path(out_dir)
-    accounts = _read(out_dir / "accounts.parquet")
+    accounts = read_output_table(out_dir / "accounts.parquet")
     row = accounts.filter(pl.col("account_id") == account_id)
     if row.is_empty():
         raise UsageError(f"account '{account_id}' is not in {out_dir / 'accounts.parquet'}")
     account = row.row(0, named=True)
     cluster = None
     if account["cluster_id"] >= 0:
-        cluster = _read(out_dir / "clusters.parquet").filter(pl.col("cluster_id") == account["cluster_id"]).row(0, named=True)
-    edges = _read(out_dir / "edges.parquet").filter((pl.col("source") == account_id) | (pl.col("target") == account_id))
+        cluster = read_output_table(out_dir / "clusters.parquet").filter(pl.col("cluster_id") == account["cluster_id"]).row(0, named=True)
+    edges = read_output_table(out_dir / "edges.parquet").filter((pl.col("source") == account_id) | (pl.col("target") == account_id))
     partner = pl.when(pl.col("source") == account_id).then(pl.col("target")).otherwise(pl.col("source"))
     partners = (
         edges.with_columns(partner.alias("partner"))
@@ -80,7 +72,7 @@ def explain(out_dir: Path, account_id: str) -> dict:
         .head(TOP_PARTNERS)
     )
     objects_path = out_dir / "objects.parquet"
-    objects = _read(objects_path) if objects_path.exists() else None
+    objects = read_output_table(objects_path) if objects_path.exists() else None
     links = []
     for p in partners.iter_rows(named=True):
         shared = []
@@ -94,7 +86,7 @@ def explain(out_dir: Path, account_id: str) -> dict:
             p["n_objects"] = pair.height
         links.append({**p, "same_cluster": p["cluster_id"] == account["cluster_id"] and account["cluster_id"] >= 0, "shared": shared})
     features_path = out_dir / "features.parquet"
-    behaviour = _traits(_read(features_path), account_id, accounts, account["cluster_id"]) if features_path.exists() else []
+    behaviour = _traits(read_output_table(features_path), account_id, accounts, account["cluster_id"]) if features_path.exists() else []
     return {"account": account, "cluster": cluster, "links": links, "behaviour": behaviour}
 
 

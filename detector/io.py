@@ -554,3 +554,14 @@ def write_table(frame: pl.DataFrame, path: Path) -> None:
             flat.write_csv(tmp)
     else:
         raise UsageError(f"{path}: cannot write a table here; expected a name ending in .parquet or .csv")
+
+
+def read_output_table(path: Path) -> pl.DataFrame:
+    """A Parquet table of a folder written by ``coordetect score``, or ``InputError`` saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: not found; expected a folder written by coordetect score")
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise InputError(f"{path}: not a readable Parquet table ({type(exc).__name__})") from None

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from detector.config import Config, build_config
 from detector.errors import InputError, UsageError
-from detector.io import atomic_path, read_dataset
+from detector.io import atomic_path, read_dataset, read_output_table
 from detector.report.build import Card, Scored, gather
 
 REPORT_NAME = "report.html"
@@ -55,15 +55,6 @@ def write_report(path: Path, page: str) -> None:
         tmp.write_text(page, encoding="utf-8")
 
 
-def _read_table(path: Path) -> pl.DataFrame:
-    if not path.exists():
-        raise InputError(f"{path}: not found; expected a folder written by coordetect score")
-    try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise InputError(f"{path}: not a readable Parquet table ({type(exc).__name__})") from None
-
-
 def read_scored(out_dir: Path) -> Scored:
     """The tables and run record of a folder written by ``coordetect score``."""
     out_dir = Path(out_dir)
@@ -74,7 +65,7 @@ def read_scored(out_dir: Path) -> Scored:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{record_path}: not a readable run record ({exc})") from None
-    tables = {name: _read_table(out_dir / f"{name}.parquet") for name in ("accounts", "clusters", "edges", "objects")}
+    tables = {name: read_output_table(out_dir / f"{name}.parquet") for name in ("accounts", "clusters", "edges", "objects")}
     return Scored(record=record, **tables)
 
 
