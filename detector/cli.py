@@ -61,9 +61,9 @@ def cmd_network(args: argparse.Namespace) -> int:
     read_s = time.perf_counter() - started
     network = coaction_network
     if args.engine != "polars" or args.spark_master is not None:
-        from detector.run import coaction_engine
+        from detector.engines import make_engine
 
-        network = coaction_engine(args.engine, args.spark_master)
+        network = make_engine(args.engine, args.spark_master).coaction
     result = network(
         dataset.events,
         signal=args.signal,

@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from detector.cluster import PAIR_EVIDENCE, cluster_accounts, fuse, pairs_inside
+from detector.cluster import PAIR_EVIDENCE, fuse, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.scoring import cluster_facts, score_clusters
-from features.coaction import CoactionResult, coaction_network, signal_events, signal_names
+from detector.engines import POLARS, Engine
+from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
@@ -97,7 +97,7 @@ class _Evidence:
     identity: pl.DataFrame | None = None
     capped_events: int = 0
     report: Report = silent
-    engine: Callable[..., CoactionResult] = coaction_network  # co-action: in-process polars, or Spark (detector.engines.spark)
+    engine: Engine = POLARS  # where co-action runs (detector.engines)
 
 
 def detect(
@@ -106,17 +106,17 @@ def detect(
     config: Config,
     *,
     report: Report = silent,
-    coaction: Callable[..., CoactionResult] = coaction_network,
+    engine: Engine = POLARS,
 ) -> Detection:
     """Score ``events`` (canonical) and optional ``accounts``; see the module docstring.
 
-    ``report`` hears each stage as it starts (``detector.progress``); ``coaction``
-    computes each signal's co-action network (``coaction_network``'s signature
-    and result; ``detector.engines.spark`` offers the same on Spark).
+    ``report`` hears each stage as it starts (``detector.progress``); ``engine``
+    runs co-action and clustering (in-process by default, or on Spark:
+    ``detector.engines``), with the same answer either way.
     """
     cfg = config.detector
     timings: dict[str, float] = {}
-    evidence = _Evidence(report=report, engine=coaction)
+    evidence = _Evidence(report=report, engine=engine)
 
     def timed(stage: str, fn, *args):
         report(f"{stage}...")
@@ -132,7 +132,7 @@ def detect(
     fused = fuse(evidence.pairs, min_strength=cfg.min_pair_strength)
     labels = timed(
         "cluster",
-        lambda: cluster_accounts(
+        lambda: engine.cluster(
             fused,
             min_cluster_size=config.cluster.min_cluster_size,
             min_samples=config.cluster.min_samples,
@@ -187,7 +187,7 @@ def copy_events(events: pl.DataFrame, *, min_text_chars: int, threshold: float) 
 
 def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Evidence) -> None:
     cfg, co = config.detector, config.coaction
-    result = evidence.engine(
+    result = evidence.engine.coaction(
         events,
         signal=signal,
         window_s=cfg.window_s,

@@ -23,6 +23,7 @@ import polars as pl
 
 from detector import __version__
 from detector.config import Config
+from detector.engines import POLARS, Engine, make_engine
 from detector.errors import UsageError
 from detector.graphs import GRAPH_FORMATS, write_account_graph
 from detector.io import Dataset, atomic_directory, input_files, read_dataset
@@ -54,13 +55,10 @@ def peak_memory_mib() -> float:
 BEHAVIOUR_BUILDERS = ("timing", "metadata", "infra")
 
 
-def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, report: Report = silent, coaction=None) -> ScoreRun:
-    """Detect on an already read dataset, measure each account's behaviour, and build the run record.
-
-    ``coaction`` replaces the in-process co-action engine (``detector.engines``).
-    """
+def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, report: Report = silent, engine: Engine = POLARS) -> ScoreRun:
+    """Detect on an already read dataset, measure each account's behaviour, and build the run record."""
     started = time.perf_counter()
-    detection = detect(dataset.events, dataset.accounts, config, report=report, **({} if coaction is None else {"coaction": coaction}))
+    detection = detect(dataset.events, dataset.accounts, config, report=report, engine=engine)
     report("behaviour features...")
     features_started = time.perf_counter()
     behaviour = build_all(dataset.events, dataset.accounts, names=BEHAVIOUR_BUILDERS)
@@ -122,33 +120,14 @@ def score_files(
     started = time.perf_counter()
     report(f"reading {events}")
     dataset = read_dataset(events, format=format, accounts_path=accounts)
-    coaction = coaction_engine(engine, spark_master)
-    run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report, coaction=coaction)
-    run.record["engine"] = {"name": engine, **({"spark_master": spark_master or DEFAULT_MASTER} if engine == "spark" else {})}
+    chosen = make_engine(engine, spark_master)
+    run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report, engine=chosen)
+    run.record["engine"] = chosen.describe()
     run.record["arguments"] = {"events": str(events), "accounts": None if accounts is None else str(accounts), "format": format}
     run.record["accounts_files"] = [] if accounts is None else _accounts_files(accounts)
     run.record["output"] = str(out_dir)
     write_outputs(run, out_dir, graph=graph, report=report)
     return run
-
-
-ENGINES = ("polars", "spark")
-DEFAULT_MASTER = "local[*]"
-
-
-def coaction_engine(engine: str, spark_master: str | None = None):
-    """The co-action function for ``--engine``: None for the in-process default, or Spark's bound to a session."""
-    if engine not in ENGINES:
-        raise UsageError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
-    if engine == "polars":
-        if spark_master is not None:
-            raise UsageError("--spark-master goes with --engine spark")
-        return None
-    from functools import partial
-
-    from detector.engines.spark import coaction_network_spark, spark_session
-
-    return partial(coaction_network_spark, spark_session(spark_master or DEFAULT_MASTER))
 
 
 def _accounts_files(accounts: str | Path) -> list[dict]:

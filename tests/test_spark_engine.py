@@ -76,3 +76,28 @@ def test_score_on_spark_gives_the_same_clusters_edges_and_scores(world, tmp_path
 def test_spark_master_needs_the_spark_engine(world, tmp_path, capsys):
     assert run("network", world / "events.parquet", "--signal", "share", "--spark-master", MASTER, "--out", tmp_path / "n.parquet") == 2
     assert "--spark-master goes with --engine spark" in capsys.readouterr().err
+
+
+def test_clustering_one_component_per_task_gives_the_same_labels(spark):
+    import random
+
+    from detector.cluster import cluster_accounts
+    from detector.engines.spark import cluster_accounts_spark
+
+    rng = random.Random(4)
+    rows = []
+    for group in range(12):  # dense groups of 3-9 accounts, some chained to the next by a weak link, plus loose pairs
+        members = [f"g{group:02d}_{i}" for i in range(rng.randint(3, 9))]
+        rows += [(a, b, rng.uniform(1, 8)) for i, a in enumerate(members) for b in members[i + 1:] if rng.random() < 0.8]
+        if group % 3:
+            rows.append((members[0], f"g{group + 1:02d}_0", 0.3))
+    rows += [(f"x{i}", f"y{i}", 1.0) for i in range(10)]
+    fused = pl.DataFrame(
+        [(min(a, b), max(a, b), w, ["share"]) for a, b, w in rows],
+        schema={"source": pl.String(), "target": pl.String(), "strength": pl.Float64(), "signals": pl.List(pl.String())},
+        orient="row",
+    ).unique(["source", "target"], keep="first").sort("source", "target")
+    params = dict(min_cluster_size=3, min_samples=2, split_density=0.25, trim_share=0.25, attach_share=0.5)
+    embedded = cluster_accounts(fused, **params)
+    assert embedded["cluster_id"].max() >= 8
+    assert cluster_accounts_spark(spark, fused, **params).equals(embedded)

@@ -179,3 +179,42 @@ def coaction_network_spark(
     )
     activity = activity.select("account_id", pl.col("objects").cast(pl.Int64), pl.col("events").cast(pl.Int64)).sort("account_id")
     return CoactionResult(edges=result.edges, capped_events=result.capped_events, capped_objects=result.capped_objects, pair_objects=pair_objects, activity=activity)
+
+
+def cluster_accounts_spark(spark, fused: pl.DataFrame, **params) -> pl.DataFrame:
+    """``detector.cluster.cluster_accounts`` (same arguments and labels), one connected component per Spark task.
+
+    Components never share a link, and the clustering of one (HDBSCAN, splits,
+    trimming, attaching rim accounts) reads only its own links, so each runs on
+    an executor by itself; the driver finds the components (a sparse graph of
+    pairs, small next to the events) and numbers the clusters as the embedded
+    engine does, by each cluster's smallest account_id.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    from detector.cluster import LABELS, _renumber, cluster_accounts
+
+    if fused.is_empty():
+        return pl.DataFrame(schema=LABELS)
+    names = pl.concat([fused["source"], fused["target"]]).unique().sort()
+    index = pl.DataFrame({"account_id": names}).with_row_index("node")
+    source = fused["source"].to_frame().join(index, left_on="source", right_on="account_id", maintain_order="left")["node"].to_numpy()
+    target = fused["target"].to_frame().join(index, left_on="target", right_on="account_id", maintain_order="left")["node"].to_numpy()
+    import numpy as np
+    import scipy.sparse as sp
+
+    n = names.len()
+    graph = sp.coo_matrix((np.ones(len(source)), (source, target)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    tagged = fused.with_columns(pl.Series("component", component[source], dtype=pl.Int64))
+
+    def cluster_one(table: pa.Table) -> pa.Table:
+        pairs = pl.from_arrow(table)
+        labels = cluster_accounts(pairs.drop("component"), **params)
+        out = labels.with_columns(pl.lit(pairs["component"][0], dtype=pl.Int64).alias("component")).to_arrow()
+        return out.cast(pa.schema([("account_id", pa.string()), ("cluster_id", pa.int64()), ("component", pa.int64())]))
+
+    schema = "account_id string, cluster_id long, component long"
+    local = _to_polars(spark.createDataFrame(tagged.to_arrow()).groupBy("component").applyInArrow(cluster_one, schema))
+    unique = pl.when(pl.col("cluster_id") >= 0).then(pl.col("component") * (n + 1) + pl.col("cluster_id")).otherwise(-1)
+    return _renumber(local.select("account_id", unique.alias("cluster_id")))
