@@ -29,7 +29,6 @@ from detector.graphs import GRAPH_FORMATS, write_account_graph
 from detector.io import Dataset, atomic_directory, input_files, read_dataset
 from detector.pipeline import Detection, detect
 from detector.progress import Report, silent
-from features.base import build_all
 
 SCHEMA_VERSION = "1.0"
 
@@ -61,7 +60,7 @@ def score_dataset(dataset: Dataset, config: Config, *, read_s: float = 0.0, repo
     detection = detect(dataset.events, dataset.accounts, config, report=report, engine=engine)
     report("behaviour features...")
     features_started = time.perf_counter()
-    behaviour = build_all(dataset.events, dataset.accounts, names=BEHAVIOUR_BUILDERS)
+    behaviour = engine.features(dataset.events, dataset.accounts, BEHAVIOUR_BUILDERS)
     detection.timings["features"] = round(time.perf_counter() - features_started, 3)
     timings = {"read": round(read_s, 3), **detection.timings, "total": round(read_s + time.perf_counter() - started, 3)}
     record = {

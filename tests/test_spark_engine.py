@@ -101,3 +101,13 @@ def test_clustering_one_component_per_task_gives_the_same_labels(spark):
     embedded = cluster_accounts(fused, **params)
     assert embedded["cluster_id"].max() >= 8
     assert cluster_accounts_spark(spark, fused, **params).equals(embedded)
+
+
+def test_behaviour_features_built_per_account_group_on_spark(spark, world):
+    from detector.engines.spark import behaviour_features_spark
+    from features.base import build_all
+
+    events, accounts = pl.read_parquet(world / "events.parquet"), pl.read_parquet(world / "accounts.parquet")
+    names = ("timing", "metadata", "infra")
+    embedded = build_all(events, accounts, names=names)
+    assert behaviour_features_spark(spark, events, accounts, names).equals(embedded)

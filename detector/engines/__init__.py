@@ -1,9 +1,10 @@
 """Where the detector's heavy stages run: in this process (polars, the default) or on Spark.
 
-An ``Engine`` names the two stages that can move: the co-action network of one
-signal (``features.coaction.coaction_network``'s signature and result) and the
-clustering of the fused pairs (``detector.cluster.cluster_accounts``'s). Every
-engine gives the same answer; the tests hold Spark to it.
+An ``Engine`` names the stages that can move: the co-action network of one
+signal (``features.coaction.coaction_network``'s signature and result), the
+clustering of the fused pairs (``detector.cluster.cluster_accounts``'s) and the
+per-account behaviour features (``features.base.build_all``'s). Every engine
+gives the same answer; the tests hold Spark to it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ import polars as pl
 
 from detector.cluster import cluster_accounts
 from detector.errors import UsageError
+from features.base import build_all
 from features.coaction import CoactionResult, coaction_network
 
 ENGINES = ("polars", "spark")
 DEFAULT_SPARK_MASTER = "local[*]"
+
+
+def _build_all(events: pl.DataFrame, accounts: pl.DataFrame | None, names: tuple[str, ...]) -> pl.DataFrame:
+    return build_all(events, accounts, names=names)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Engine:
     name: str = "polars"
     coaction: Callable[..., CoactionResult] = coaction_network
     cluster: Callable[..., pl.DataFrame] = cluster_accounts
+    features: Callable[..., pl.DataFrame] = _build_all
     spark_master: str | None = None
 
     def describe(self) -> dict:
@@ -46,8 +53,14 @@ def make_engine(name: str = "polars", spark_master: str | None = None) -> Engine
         if spark_master is not None:
             raise UsageError("--spark-master goes with --engine spark")
         return POLARS
-    from detector.engines.spark import cluster_accounts_spark, coaction_network_spark, spark_session
+    from detector.engines import spark
 
     master = spark_master or DEFAULT_SPARK_MASTER
-    session = spark_session(master)
-    return Engine(name="spark", coaction=partial(coaction_network_spark, session), cluster=partial(cluster_accounts_spark, session), spark_master=master)
+    session = spark.spark_session(master)
+    return Engine(
+        name="spark",
+        coaction=partial(spark.coaction_network_spark, session),
+        cluster=partial(spark.cluster_accounts_spark, session),
+        features=partial(spark.behaviour_features_spark, session),
+        spark_master=master,
+    )

@@ -218,3 +218,50 @@ def cluster_accounts_spark(spark, fused: pl.DataFrame, **params) -> pl.DataFrame
     local = _to_polars(spark.createDataFrame(tagged.to_arrow()).groupBy("component").applyInArrow(cluster_one, schema))
     unique = pl.when(pl.col("cluster_id") >= 0).then(pl.col("component") * (n + 1) + pl.col("cluster_id")).otherwise(-1)
     return _renumber(local.select("account_id", unique.alias("cluster_id")))
+
+
+PER_ACCOUNT_BUILDERS = ("timing",)  # builders whose rows depend only on the account's own events
+FEATURE_TASKS = 16
+
+
+def behaviour_features_spark(spark, events: pl.DataFrame, accounts: pl.DataFrame | None, names: tuple[str, ...]) -> pl.DataFrame:
+    """``features.base.build_all(events, accounts, names=names)``, the per-account builders run on the executors.
+
+    A per-account builder sees only each account's own events, so accounts are
+    hashed into ``FEATURE_TASKS`` groups and each group is built by one task.
+    Builders that compare accounts with each other (creation cohorts, handle
+    templates, shared addresses) read the accounts table and the addresses, small
+    next to the events, on the driver.
+    """
+    from pyspark.sql import functions as F
+
+    from features.base import BUILDERS, build_all
+
+    spread = [n for n in names if n in PER_ACCOUNT_BUILDERS]
+    local = build_all(events, accounts, names=[n for n in names if n not in PER_ACCOUNT_BUILDERS])
+    out = local.select("account_id")
+    rows = events.select("account_id", pl.col("timestamp").dt.epoch("us").alias("ts"), "action")
+    source = spark.createDataFrame(rows.to_arrow()).withColumn("task", F.abs(F.hash("account_id")) % FEATURE_TASKS)
+    for name in spread:
+        neutral = BUILDERS[name]().neutral()
+        spec = ", ".join(["account_id string", *[f"`{c}` double" for c in neutral]])
+        built = _to_polars(source.groupBy("task").applyInArrow(_group_builder(name, neutral), spec))
+        out = out.join(built, on="account_id", how="left", maintain_order="left").with_columns(pl.col(c).fill_null(v) for c, v in neutral.items())
+    ordered = [c for name in names for c in (out.columns if name in spread else local.columns) if c.startswith(f"{name}__")]
+    return out.join(local, on="account_id", how="left", maintain_order="left").select("account_id", *ordered)
+
+
+def _group_builder(name: str, neutral: dict[str, float]):
+    """The task for one group of accounts: the builder ``name`` over their events (one argument, as applyInArrow wants)."""
+    schema = pa.schema([("account_id", pa.string()), *[(c, pa.float64()) for c in neutral]])
+
+    def build_group(table: pa.Table) -> pa.Table:
+        from features.base import BUILDERS
+
+        part = pl.from_arrow(table).select(
+            "account_id", pl.from_epoch(pl.col("ts"), time_unit="us").dt.replace_time_zone("UTC").alias("timestamp"), "action"
+        )
+        return BUILDERS[name]().build(part).to_arrow().cast(schema)
+
+    return build_group
+
