@@ -16,7 +16,10 @@ Stages (each timed into ``Detection.timings``):
 4. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
    (``detector.cluster``).
 5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
-   (``detector.scoring``, ``detector.evidence``), and one row per input account.
+   (``detector.scoring``, ``detector.evidence``); then the group test
+   (``features.groups``) gives each flagged cluster the outside accounts that act
+   on its own objects far beyond chance, up to ``detector.group_rounds`` times,
+   and one row per input account is written.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from features.coaction import coaction_network, signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
+from features.groups import INCIDENCES, JOINS, group_joins
 from features.significance import significant_pairs
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,7 @@ class _Evidence:
     coaction: list[pl.DataFrame] = field(default_factory=list)  # significance.EVIDENCE rows per signal
     objects: list[pl.DataFrame] = field(default_factory=list)  # the objects behind the significant pairs
     actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects
+    incidences: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: every account-object act
     pairs: list[pl.DataFrame] = field(default_factory=list)  # PAIR_EVIDENCE rows for fusion
     copy: pl.DataFrame | None = None
     infrastructure: pl.DataFrame | None = None
@@ -203,14 +208,15 @@ def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Ev
     )
     evidence.objects.append(behind)
     co = config.coaction
-    evidence.actors.append(
+    acts = (
         signal_events(events, signal, normalize_urls=co.normalize_urls, tracking_params=co.tracking_params)
-        .select("object", "account_id")
-        .join(behind.select("object").unique().lazy(), on="object", how="semi")
+        .select(pl.lit(signal).alias("signal"), "object", "account_id")
         .unique()
-        .with_columns(pl.lit(signal).alias("signal"))
+        .sort("object", "account_id")
         .collect()
     )
+    evidence.incidences.append(acts)
+    evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
     evidence.pairs.append(significant.select("source", "target", "signal", pl.col("evidence").alias("strength")))
 
 
@@ -271,6 +277,9 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     flags = _member_flags(labels, evidence)
     facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
+    labels, joins = _expand(labels, scored, evidence, config)
+    sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
+    scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
     cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
     clusters = (
         scored.join(cluster_text, on="cluster_id", how="left")
@@ -279,7 +288,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         .cast(CLUSTERS_OUT)
     )
     all_accounts = _all_accounts(events, accounts)
-    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold)
+    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold, joins=joins)
     edges = (
         pl.concat([frame for frame in evidence.pairs if frame.height] or [pl.DataFrame(schema=PAIR_EVIDENCE)])
         .select("source", "target", pl.col("strength").alias("weight"), "signal")
@@ -293,10 +302,57 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "flagged_clusters": int(clusters["flagged"].sum()),
         "flagged_accounts": int(per_account["flagged"].sum()),
         "edges": edges.height,
+        "group_joined_accounts": joins.height,
     }
     frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
     objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)
     return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, objects=objects, counts=counts)
+
+
+def _expand(labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Labels after the group test has given the flagged clusters their outside accounts, and the joins made.
+
+    Each round tests every account outside the flagged clusters against each one's
+    own objects (``features.groups``); a round's joins enlarge the clusters (and so
+    their objects) for the next. An account keeps the first cluster it joins.
+    """
+    cfg = config.detector
+    # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
+    groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
+    made = [pl.DataFrame(schema=JOINS)]
+    if not groups or not evidence.incidences or cfg.group_rounds == 0:
+        return labels, made[0]
+    incidences = pl.concat([frame for frame in evidence.incidences if frame.height] or [pl.DataFrame(schema=INCIDENCES)])
+    objects = [frame.select("source", "target", "signal", "object") for frame in evidence.objects if frame.height]
+    # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
+    coacted = (
+        pairs_inside(pl.concat(objects), labels).select("cluster_id", "signal", "object").unique()
+        if cfg.group_coacted_only and objects
+        else None
+    )
+    for _ in range(cfg.group_rounds):
+        joins = group_joins(
+            incidences,
+            labels,
+            groups=groups,
+            max_object_accounts=cfg.max_object_accounts,
+            min_objects=cfg.min_objects,
+            fdr=cfg.fdr,
+            min_lift=cfg.min_lift,
+            min_share=cfg.group_min_share,
+            coacted=coacted,
+        )
+        if joins.is_empty():
+            break
+        made.append(joins)
+        labels = (
+            pl.concat([labels, joins.select("account_id", pl.lit(-1, dtype=pl.Int64).alias("cluster_id"))])
+            .unique("account_id", keep="first", maintain_order=True)
+            .join(joins.select("account_id", pl.col("cluster_id").alias("_joined")), on="account_id", how="left")
+            .select("account_id", pl.coalesce("_joined", "cluster_id").alias("cluster_id"))
+            .sort("account_id")
+        )
+    return labels, pl.concat(made).sort("account_id")
 
 
 def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actors: list[pl.DataFrame]) -> pl.DataFrame:
