@@ -74,6 +74,7 @@ class DetectorConfig:
     group_min_share: float = _param(0.5, _number_in(0.0, 1.0))
     group_min_score: float = _param(0.7, _number_in(0.0, 1.0))
     group_coacted_only: bool = _param(True, _BOOL)
+    group_member_level: float = _param(0.01, _number_in(0.0, 1.0))
 
 
 @dataclass(frozen=True, kw_only=True)

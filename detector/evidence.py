@@ -84,11 +84,14 @@ def account_evidence(
     *,
     threshold: float,
     joins: pl.DataFrame | None = None,
+    dropped: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per account: ``account_id, cluster_id, score, flagged, evidence``.
 
     ``joins`` (``features.groups.JOINS``): accounts the group test gave to a
     cluster; their evidence says how many of its objects they acted on.
+    ``dropped`` (``features.groups.MEMBERS``): members the member check took out
+    of a flagged cluster (now in none); their evidence says why.
     """
     degree = (
         pl.concat([fused.select(pl.col("source").alias("account_id")), fused.select(pl.col("target").alias("account_id"))])
@@ -110,6 +113,13 @@ def account_evidence(
         pl.col("_hits"),
         pl.col("_expected").round(2),
     )
+    if dropped is None:
+        dropped = pl.DataFrame(schema={"account_id": pl.String(), "cluster_id": pl.Int64(), "objects": pl.Int64(), "expected": pl.Float64()})
+    frame = frame.join(
+        dropped.select("account_id", pl.col("cluster_id").alias("_from"), pl.col("objects").alias("_own"), pl.col("expected").alias("_rate")),
+        on="account_id",
+        how="left",
+    )
     head = pl.format("cluster {} of {} accounts, score {}", pl.col("cluster_id"), pl.col("n_accounts"), pl.col("score").round(2))
     head = pl.when(pl.col("_hits").is_not_null()).then(pl.concat_str(joined, head)).otherwise(head)
     evidence = (
@@ -117,6 +127,14 @@ def account_evidence(
         .then(pl.format("flagged: {}: {}", head, pl.col("cluster_evidence")))
         .when(pl.col("cluster_id") >= 0)
         .then(pl.format("not flagged: {} is below the threshold {}: {}", head, pl.lit(threshold), pl.col("cluster_evidence")))
+        .when(pl.col("_from").is_not_null())
+        .then(
+            pl.format(
+                "not flagged: linked into a flagged group but acted on {} of its own objects where its members' rate predicts {}",
+                pl.col("_own"),
+                pl.col("_rate").round(1),
+            )
+        )
         .when(pl.col("links") > 0)
         .then(pl.format("not flagged: linked to {} account(s) but in no dense group", pl.col("links")))
         .otherwise(pl.lit("not flagged: no significant co-action, shared infrastructure or identity with another account"))

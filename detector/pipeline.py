@@ -39,7 +39,7 @@ from features.coaction import coaction_network, signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
-from features.groups import INCIDENCES, JOINS, group_joins
+from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members
 from features.significance import significant_pairs
 
 log = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     flags = _member_flags(labels, evidence)
     facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
-    labels, joins = _expand(labels, scored, evidence, config)
+    labels, joins, dropped = _expand(labels, scored, evidence, config)
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
     cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
@@ -288,7 +288,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         .cast(CLUSTERS_OUT)
     )
     all_accounts = _all_accounts(events, accounts)
-    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold, joins=joins)
+    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold, joins=joins, dropped=dropped)
     edges = (
         pl.concat([frame for frame in evidence.pairs if frame.height] or [pl.DataFrame(schema=PAIR_EVIDENCE)])
         .select("source", "target", pl.col("strength").alias("weight"), "signal")
@@ -303,25 +303,32 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "flagged_accounts": int(per_account["flagged"].sum()),
         "edges": edges.height,
         "group_joined_accounts": joins.height,
+        "group_dropped_members": dropped.height,
     }
     frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
     objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)
     return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, objects=objects, counts=counts)
 
 
-def _expand(labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Labels after the group test has given the flagged clusters their outside accounts, and the joins made.
+def _expand(
+    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
 
-    Each round tests every account outside the flagged clusters against each one's
-    own objects (``features.groups``); a round's joins enlarge the clusters (and so
-    their objects) for the next. An account keeps the first cluster it joins.
+    First every member of a flagged cluster that has own objects must act on them
+    beyond chance (``features.groups.group_members`` at ``group_member_level``);
+    one that does not becomes noise. Then each round tests every account outside
+    the confident clusters against each one's own objects (``group_joins``); a
+    round's joins enlarge the clusters (and so their objects) for the next. An
+    account keeps the first cluster it joins.
     """
     cfg = config.detector
+    flagged = scored.filter("flagged")["cluster_id"].to_list()
     # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
     groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
     made = [pl.DataFrame(schema=JOINS)]
-    if not groups or not evidence.incidences or cfg.group_rounds == 0:
-        return labels, made[0]
+    if not flagged or not evidence.incidences:
+        return labels, made[0], pl.DataFrame(schema=MEMBERS)
     incidences = pl.concat([frame for frame in evidence.incidences if frame.height] or [pl.DataFrame(schema=INCIDENCES)])
     objects = [frame.select("source", "target", "signal", "object") for frame in evidence.objects if frame.height]
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
@@ -330,7 +337,25 @@ def _expand(labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, con
         if cfg.group_coacted_only and objects
         else None
     )
-    for _ in range(cfg.group_rounds):
+    checked = pl.DataFrame(schema=MEMBERS)
+    if cfg.group_member_level > 0:
+        checked = group_members(
+            incidences,
+            labels,
+            groups=flagged,
+            max_object_accounts=cfg.max_object_accounts,
+            min_lift=cfg.min_lift,
+            level=cfg.group_member_level,
+            fdr=cfg.fdr,
+            min_objects=cfg.min_objects,
+            min_share=cfg.group_min_share,
+            coacted=coacted,
+        )
+        dropped = checked.filter(~pl.col("kept")).select("account_id")
+        labels = labels.with_columns(
+            pl.when(pl.col("account_id").is_in(dropped["account_id"].implode())).then(-1).otherwise(pl.col("cluster_id")).alias("cluster_id")
+        )
+    for _ in range(cfg.group_rounds if groups else 0):
         joins = group_joins(
             incidences,
             labels,
@@ -352,7 +377,8 @@ def _expand(labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, con
             .select("account_id", pl.coalesce("_joined", "cluster_id").alias("cluster_id"))
             .sort("account_id")
         )
-    return labels, pl.concat(made).sort("account_id")
+    dropped = checked.filter(~pl.col("kept")).join(labels.filter(pl.col("cluster_id") < 0), on="account_id", how="semi")
+    return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
 
 
 def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actors: list[pl.DataFrame]) -> pl.DataFrame:

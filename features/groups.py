@@ -37,6 +37,10 @@ accounts that only like it too, so a crowd of likers of popular posts does not
 make those posts anybody's own. The pipeline runs the test only from groups
 flagged with a high score, so it extends confirmed operators and never creates
 or flags one.
+
+``group_members`` turns the test inward: a member of a flagged group that acts
+on the group's own objects significantly less often than the members do (and
+whose hits are not far beyond chance either) is not part of it.
 """
 
 from __future__ import annotations
@@ -176,4 +180,99 @@ def group_joins(
         .unique("account_id", keep="first", maintain_order=True)
         .select(list(JOINS))
         .cast(JOINS)
+    )
+
+
+MEMBERS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "cluster_id": pl.Int64(),
+    "objects": pl.Int64(),
+    "expected": pl.Float64(),
+    "p_value": pl.Float64(),
+    "chance": pl.Float64(),
+    "chance_p_value": pl.Float64(),
+    "kept": pl.Boolean(),
+}
+
+
+def group_members(
+    incidences: pl.DataFrame,
+    labels: pl.DataFrame,
+    *,
+    groups: list[int],
+    max_object_accounts: int,
+    min_lift: float,
+    level: float,
+    fdr: float,
+    min_objects: int,
+    min_share: float = 0.5,
+    coacted: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """``MEMBERS`` rows: every member of ``groups`` that has own objects, and whether it is ``kept``.
+
+    The group test turned inward, with membership as the null. Each member's
+    hits ``k`` are counted on the group's own objects that at least two *other*
+    members acted on (its own actions cannot make an object the group's). The
+    members together hit them at a rate ``r`` per action (per signal), so a
+    member with ``n`` actions is expected to hit ``M = sum(n * r)``; it is
+    dropped when its hits are significantly fewer, ``P(K <= k | M) <= level``,
+    unless its hits are far beyond chance all the same: under the outsider null
+    of ``group_joins`` (``E = sum(n * q)``) ``P(K >= k | E)`` within ``fdr``
+    Bonferroni-corrected over every (account, group) hypothesis, and
+    ``k >= min_objects``. A member pulled in by a few
+    strong links (an organic account that reshared some of the posts an
+    operator boosted) acts a lot yet seldom on the group's own objects and
+    fails both; a heavy member whose camouflage dilutes its rate still hits the
+    objects far beyond chance and stays; a member with little activity in
+    those signals (the core account that only writes the posts the others
+    share) cannot fail. ``expected`` is ``M``, ``chance`` is ``E``. Groups
+    without such objects are not listed.
+    """
+    incidences = _on_objects(incidences)
+    chosen = labels.filter(pl.col("cluster_id").is_in(groups))
+    if chosen.is_empty() or incidences.is_empty():
+        return pl.DataFrame(schema=MEMBERS)
+    owned = group_objects(
+        incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, coacted=coacted
+    ).filter(pl.col("members") >= 3)
+    members = chosen.join(owned.select("cluster_id").unique(), on="cluster_id", how="semi")
+    activity = members.join(incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n")), on="account_id")
+    per_signal = (
+        incidences.join(members, on="account_id")
+        .join(owned.select("cluster_id", "signal", "object"), on=["cluster_id", "signal", "object"])
+        .group_by("account_id", "cluster_id", "signal")
+        .agg(pl.len().cast(pl.Float64).alias("k"))
+    )
+    rate = (
+        activity.join(per_signal, on=["account_id", "cluster_id", "signal"], how="left")
+        .group_by("cluster_id", "signal")
+        .agg((pl.col("k").fill_null(0.0).sum() / pl.col("n").sum()).alias("r"))
+    )
+    totals = incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total"))
+    q = owned.group_by("cluster_id", "signal").agg(pl.col("object_accounts").sum().cast(pl.Float64).alias("hit")).join(
+        totals, on="signal"
+    ).select("cluster_id", "signal", (pl.col("hit") / pl.col("total")).alias("q"))
+    expected = (
+        activity.join(rate, on=["cluster_id", "signal"])
+        .join(q, on=["cluster_id", "signal"])
+        .group_by("account_id", "cluster_id")
+        .agg((pl.col("n") * pl.col("r")).sum().alias("expected"), (pl.col("n") * pl.col("q")).sum().alias("chance"))
+    )
+    hits = per_signal.group_by("account_id", "cluster_id").agg(pl.col("k").sum().cast(pl.Int64).alias("objects"))
+    tested = (
+        members.join(expected, on=["account_id", "cluster_id"], how="left")
+        .join(hits, on=["account_id", "cluster_id"], how="left")
+        .with_columns(pl.col("objects").fill_null(0), pl.col("expected").fill_null(0.0), pl.col("chance").fill_null(0.0))
+        .sort("account_id")
+    )
+    k, chance = tested["objects"].to_numpy(), tested["chance"].to_numpy()
+    below = poisson.cdf(k, tested["expected"].to_numpy())
+    beyond = poisson.sf(k - 1, chance)
+    hypotheses = incidences.select(pl.col("account_id").n_unique()).item() * len(groups)
+    would_join = (beyond <= fdr / hypotheses) & (k >= min_objects)
+    return (
+        tested.with_columns(pl.Series("p_value", below, dtype=pl.Float64), pl.Series("chance_p_value", beyond, dtype=pl.Float64))
+        .with_columns(((pl.col("p_value") > level) | pl.Series(would_join)).alias("kept"))
+        .select(list(MEMBERS))
+        .cast(MEMBERS)
     )

@@ -221,3 +221,17 @@ def test_the_group_test_attaches_a_late_member_the_window_misses(planted):
 def test_one_late_reshare_is_not_enough_to_join(planted):
     events, accounts = planted
     assert _flagged(detect(_with_late_member(events, shares=1), accounts, Config()).accounts) == RING
+
+
+def test_a_member_dropped_by_the_member_check_is_told_why():
+    from detector.evidence import account_evidence
+
+    accounts = pl.DataFrame({"account_id": ["a", "b"]})
+    labels = pl.DataFrame({"account_id": ["a", "b"], "cluster_id": [-1, -1]})
+    clusters = pl.DataFrame(schema=CLUSTERS_OUT)
+    fused = pl.DataFrame({"source": ["a"], "target": ["b"], "strength": [1.0], "signals": [["share"]]})
+    dropped = pl.DataFrame({"account_id": ["a"], "cluster_id": [3], "objects": [1], "expected": [12.34]})
+    out = account_evidence(accounts, labels, clusters, fused, threshold=0.5, dropped=dropped)
+    text = dict(zip(out["account_id"].to_list(), out["evidence"].to_list()))
+    assert text["a"] == "not flagged: linked into a flagged group but acted on 1 of its own objects where its members' rate predicts 12.3"
+    assert text["b"].startswith("not flagged: linked to 1 account(s)")

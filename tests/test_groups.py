@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.groups import JOINS, benjamini_hochberg_of, group_joins, group_objects
+from features.groups import JOINS, MEMBERS, benjamini_hochberg_of, group_joins, group_members, group_objects
 
 GROUP = [f"g{i}" for i in range(10)]
 
@@ -96,3 +96,50 @@ def test_only_the_co_acted_objects_count_when_given(coacted, joined):
     incidences, labels = _incidences()
     objects = pl.DataFrame({"cluster_id": 0, "signal": "share", "object": [f"own{j}" for j in coacted]})
     assert _joins(incidences, labels, coacted=objects)["account_id"].to_list() == joined
+
+
+def _members_world() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """1,000 organic accounts on 5,000 posts and a 10-account group with 20 own posts, plus members to check.
+
+    In the group's labels: ``fan`` (organic, pulled in; it touches one own post),
+    ``poster`` (writes the posts the others share: no actions of its own here) and
+    ``heavy`` (a member whose heavy camouflage dilutes its rate of own posts).
+    """
+    rng = np.random.default_rng(11)
+    rows: list[tuple[str, str]] = []
+    for i in range(1000):
+        rows += [(f"u{i}", f"p{j}") for j in rng.choice(5000, size=20, replace=False)]
+    for member in GROUP:
+        rows += [(member, f"own{j}") for j in rng.choice(20, size=15, replace=False)]
+        rows += [(member, f"p{j}") for j in rng.choice(5000, size=10, replace=False)]
+    rows += [("fan", "own0")] + [("fan", f"p{j}") for j in range(40)]
+    rows += [("heavy", f"own{j}") for j in range(12)] + [("heavy", f"p{j}") for j in range(1000, 1200)]
+    incidences = pl.DataFrame(rows, schema={"account_id": pl.String(), "object": pl.String()}, orient="row").with_columns(
+        pl.lit("share").alias("signal")
+    )
+    members = [*GROUP, "fan", "poster", "heavy"]
+    return incidences, pl.DataFrame({"account_id": members, "cluster_id": [0] * len(members)})
+
+
+def test_the_member_check_drops_a_pulled_in_fan_and_keeps_the_poster_and_a_heavy_member():
+    incidences, labels = _members_world()
+    checked = group_members(
+        incidences, labels, groups=[0], max_object_accounts=1000, min_lift=5.0, level=0.01, fdr=0.01, min_objects=2, min_share=0.5
+    )
+    assert checked.schema == pl.Schema(MEMBERS)
+    kept = dict(zip(checked["account_id"].to_list(), checked["kept"].to_list()))
+    assert kept["fan"] is False
+    assert kept["heavy"] is True  # far fewer own posts than its activity predicts, yet far beyond chance
+    assert all(kept[m] for m in GROUP)
+    assert kept.get("poster", True) is True
+    heavy = checked.filter(pl.col("account_id") == "heavy").row(0, named=True)
+    assert heavy["p_value"] <= 0.01 and heavy["chance_p_value"] < 1e-6
+
+
+def test_the_member_check_leaves_a_group_without_own_objects_alone():
+    incidences, labels = _members_world()
+    others = pl.DataFrame({"account_id": ["u1", "u2", "u3"], "cluster_id": [1, 1, 1]})
+    checked = group_members(
+        incidences, pl.concat([labels, others]), groups=[1], max_object_accounts=1000, min_lift=5.0, level=0.01, fdr=0.01, min_objects=2
+    )
+    assert checked.is_empty()
