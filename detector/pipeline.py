@@ -39,7 +39,7 @@ from features.coaction import coaction_network, signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
-from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members
+from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
 from features.significance import significant_pairs
 
 log = logging.getLogger(__name__)
@@ -275,9 +275,10 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         (pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"), pl.col("evidence").sum().alias("coaction_strength")
     )
     flags = _member_flags(labels, evidence)
-    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
+    coacted = coacted_objects(labels, evidence.objects)
+    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
-    labels, joins, dropped = _expand(labels, scored, evidence, config)
+    labels, joins, dropped = _expand(labels, scored, evidence, coacted, config)
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
     cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
@@ -311,7 +312,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
 
 
 def _expand(
-    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config
+    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
 
@@ -329,14 +330,10 @@ def _expand(
     made = [pl.DataFrame(schema=JOINS)]
     if not flagged or not evidence.incidences:
         return labels, made[0], pl.DataFrame(schema=MEMBERS)
-    incidences = pl.concat([frame for frame in evidence.incidences if frame.height] or [pl.DataFrame(schema=INCIDENCES)])
-    objects = [frame.select("source", "target", "signal", "object") for frame in evidence.objects if frame.height]
+    # Merged once here: each test below would otherwise merge and deduplicate millions of rows again.
+    incidences = on_objects(pl.concat([frame for frame in evidence.incidences if frame.height] or [pl.DataFrame(schema=INCIDENCES)]))
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
-    coacted = (
-        pairs_inside(pl.concat(objects), labels).select("cluster_id", "signal", "object").unique()
-        if cfg.group_coacted_only and objects
-        else None
-    )
+    coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
     checked = pl.DataFrame(schema=MEMBERS)
     if cfg.group_member_level > 0:
         checked = group_members(
@@ -381,8 +378,24 @@ def _expand(
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
 
 
-def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actors: list[pl.DataFrame]) -> pl.DataFrame:
-    """Per cluster: how much of the activity on its co-acted objects comes from its own members.
+COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
+
+
+def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.DataFrame:
+    """``COACTED`` rows: per cluster, the objects behind its significant links inside it (what its members co-acted on)."""
+    frames = [frame.select("source", "target", "signal", "object", "object_accounts") for frame in objects if frame.height]
+    if not frames:
+        return pl.DataFrame(schema=COACTED)
+    return (
+        pairs_inside(pl.concat(frames), labels)
+        .group_by("cluster_id", "signal", "object")
+        .agg(pl.col("object_accounts").first())
+        .cast(COACTED)
+    )
+
+
+def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
+    """Per cluster: how much of the activity on its co-acted objects (``coacted_objects``) comes from its own members.
 
     For each object behind a significant link inside the cluster, the share of the
     object's distinct actors who are members; averaged over objects weighted by the
@@ -391,16 +404,9 @@ def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actor
     or a meme's actors.
     """
     schema = {"cluster_id": pl.Int64(), "exclusivity": pl.Float64()}
-    frames = [frame for frame in objects if frame.height]
-    if not frames:
+    if cluster_objects.is_empty():
         return pl.DataFrame(schema=schema)
     members = labels.filter(pl.col("cluster_id") >= 0)
-    rows = pl.concat([frame.select("source", "target", "signal", "object", "object_accounts") for frame in frames])
-    cluster_objects = (
-        pairs_inside(rows, labels)
-        .group_by("cluster_id", "signal", "object")
-        .agg(pl.col("object_accounts").first())
-    )
     acting = (
         pl.concat([frame for frame in actors if frame.height])
         .join(members, on="account_id")

@@ -74,7 +74,18 @@ def benjamini_hochberg_of(p_values: np.ndarray, fdr: float, m: int) -> np.ndarra
 
 
 def _on_objects(incidences: pl.DataFrame) -> pl.DataFrame:
-    """Incidences with the post signals merged into one (``post``), one row per account and object."""
+    """Incidences with the post signals merged into one (``post``), one row per account and object.
+
+    Incidences already merged by ``on_objects`` (no post signal left) are taken
+    as they are, so callers that merge once pay for it once.
+    """
+    if not incidences.get_column("signal").is_in(POST_SIGNALS).any():
+        return incidences.select(list(INCIDENCES))
+    return on_objects(incidences)
+
+
+def on_objects(incidences: pl.DataFrame) -> pl.DataFrame:
+    """``incidences`` (``INCIDENCES``) with sharing, liking, quoting and replying to a post merged into acting on it, deduplicated."""
     kind = pl.when(pl.col("signal").is_in(POST_SIGNALS)).then(pl.lit("post")).otherwise(pl.col("signal")).alias("signal")
     return incidences.select(kind, "object", "account_id").unique()
 
