@@ -70,6 +70,11 @@ class DetectorConfig:
     max_template_accounts: int = _param(500, _int_at_least(2))
     identity_strength: float = _param(0.5, _number_in(0.0, 100.0))
     min_pair_strength: float = _param(0.0, _number_in(0.0, 1e9))
+    group_rounds: int = _param(2, _int_at_least(0))
+    group_min_share: float = _param(0.5, _number_in(0.0, 1.0))
+    group_min_score: float = _param(0.7, _number_in(0.0, 1.0))
+    group_coacted_only: bool = _param(True, _BOOL)
+    group_member_level: float = _param(0.01, _number_in(0.0, 1.0))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -76,8 +76,23 @@ def cluster_evidence(
     return pl.DataFrame(rows, schema={"cluster_id": pl.Int64(), "evidence": pl.String()}, orient="row")
 
 
-def account_evidence(all_accounts: pl.DataFrame, labels: pl.DataFrame, clusters: pl.DataFrame, fused: pl.DataFrame, *, threshold: float) -> pl.DataFrame:
-    """One row per account: ``account_id, cluster_id, score, flagged, evidence``."""
+def account_evidence(
+    all_accounts: pl.DataFrame,
+    labels: pl.DataFrame,
+    clusters: pl.DataFrame,
+    fused: pl.DataFrame,
+    *,
+    threshold: float,
+    joins: pl.DataFrame | None = None,
+    dropped: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per account: ``account_id, cluster_id, score, flagged, evidence``.
+
+    ``joins`` (``features.groups.JOINS``): accounts the group test gave to a
+    cluster; their evidence says how many of its objects they acted on.
+    ``dropped`` (``features.groups.MEMBERS``): members the member check took out
+    of a flagged cluster (now in none); their evidence says why.
+    """
     degree = (
         pl.concat([fused.select(pl.col("source").alias("account_id")), fused.select(pl.col("target").alias("account_id"))])
         .group_by("account_id")
@@ -90,12 +105,36 @@ def account_evidence(all_accounts: pl.DataFrame, labels: pl.DataFrame, clusters:
         .join(degree, on="account_id", how="left")
         .with_columns(pl.col("links").fill_null(0), pl.col("score").fill_null(0.0), pl.col("flagged").fill_null(False))
     )
+    if joins is None:
+        joins = pl.DataFrame(schema={"account_id": pl.String(), "objects": pl.Int64(), "expected": pl.Float64()})
+    frame = frame.join(joins.select("account_id", pl.col("objects").alias("_hits"), pl.col("expected").alias("_expected")), on="account_id", how="left")
+    joined = pl.format(
+        "joined by the group test: acted on {} of the cluster's own objects where {} were expected by chance; ",
+        pl.col("_hits"),
+        pl.col("_expected").round(2),
+    )
+    if dropped is None:
+        dropped = pl.DataFrame(schema={"account_id": pl.String(), "cluster_id": pl.Int64(), "objects": pl.Int64(), "expected": pl.Float64()})
+    frame = frame.join(
+        dropped.select("account_id", pl.col("cluster_id").alias("_from"), pl.col("objects").alias("_own"), pl.col("expected").alias("_rate")),
+        on="account_id",
+        how="left",
+    )
     head = pl.format("cluster {} of {} accounts, score {}", pl.col("cluster_id"), pl.col("n_accounts"), pl.col("score").round(2))
+    head = pl.when(pl.col("_hits").is_not_null()).then(pl.concat_str(joined, head)).otherwise(head)
     evidence = (
         pl.when(pl.col("flagged"))
         .then(pl.format("flagged: {}: {}", head, pl.col("cluster_evidence")))
         .when(pl.col("cluster_id") >= 0)
         .then(pl.format("not flagged: {} is below the threshold {}: {}", head, pl.lit(threshold), pl.col("cluster_evidence")))
+        .when(pl.col("_from").is_not_null())
+        .then(
+            pl.format(
+                "not flagged: linked into a flagged group but acted on {} of its own objects where its members' rate predicts {}",
+                pl.col("_own"),
+                pl.col("_rate").round(1),
+            )
+        )
         .when(pl.col("links") > 0)
         .then(pl.format("not flagged: linked to {} account(s) but in no dense group", pl.col("links")))
         .otherwise(pl.lit("not flagged: no significant co-action, shared infrastructure or identity with another account"))

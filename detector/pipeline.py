@@ -16,7 +16,10 @@ Stages (each timed into ``Detection.timings``):
 4. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
    (``detector.cluster``).
 5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
-   (``detector.scoring``, ``detector.evidence``), and one row per input account.
+   (``detector.scoring``, ``detector.evidence``); then the group test
+   (``features.groups``) gives each flagged cluster the outside accounts that act
+   on its own objects far beyond chance, up to ``detector.group_rounds`` times,
+   and one row per input account is written.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
+from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
 from features.significance import significant_pairs
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,7 @@ class _Evidence:
     coaction: list[pl.DataFrame] = field(default_factory=list)  # significance.EVIDENCE rows per signal
     objects: list[pl.DataFrame] = field(default_factory=list)  # the objects behind the significant pairs
     actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects
+    incidences: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: every account-object act
     pairs: list[pl.DataFrame] = field(default_factory=list)  # PAIR_EVIDENCE rows for fusion
     copy: pl.DataFrame | None = None
     infrastructure: pl.DataFrame | None = None
@@ -214,14 +219,15 @@ def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Ev
     )
     evidence.objects.append(behind)
     co = config.coaction
-    evidence.actors.append(
+    acts = (
         signal_events(events, signal, normalize_urls=co.normalize_urls, tracking_params=co.tracking_params)
-        .select("object", "account_id")
-        .join(behind.select("object").unique().lazy(), on="object", how="semi")
+        .select(pl.lit(signal).alias("signal"), "object", "account_id")
         .unique()
-        .with_columns(pl.lit(signal).alias("signal"))
+        .sort("object", "account_id")
         .collect()
     )
+    evidence.incidences.append(acts)
+    evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
     evidence.pairs.append(significant.select("source", "target", "signal", pl.col("evidence").alias("strength")))
 
 
@@ -280,8 +286,12 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         (pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"), pl.col("evidence").sum().alias("coaction_strength")
     )
     flags = _member_flags(labels, evidence)
-    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, evidence.objects, evidence.actors))
+    coacted = coacted_objects(labels, evidence.objects)
+    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
+    labels, joins, dropped = _expand(labels, scored, evidence, coacted, config)
+    sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
+    scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
     cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
     clusters = (
         scored.join(cluster_text, on="cluster_id", how="left")
@@ -290,7 +300,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         .cast(CLUSTERS_OUT)
     )
     all_accounts = _all_accounts(events, accounts)
-    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold)
+    per_account = account_evidence(all_accounts, labels, clusters, fused, threshold=config.score.threshold, joins=joins, dropped=dropped)
     edges = (
         pl.concat([frame for frame in evidence.pairs if frame.height] or [pl.DataFrame(schema=PAIR_EVIDENCE)])
         .select("source", "target", pl.col("strength").alias("weight"), "signal")
@@ -304,14 +314,99 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "flagged_clusters": int(clusters["flagged"].sum()),
         "flagged_accounts": int(per_account["flagged"].sum()),
         "edges": edges.height,
+        "group_joined_accounts": joins.height,
+        "group_dropped_members": dropped.height,
     }
     frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
     objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)
     return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, objects=objects, counts=counts)
 
 
-def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actors: list[pl.DataFrame]) -> pl.DataFrame:
-    """Per cluster: how much of the activity on its co-acted objects comes from its own members.
+def _expand(
+    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
+
+    First every member of a flagged cluster that has own objects must act on them
+    beyond chance (``features.groups.group_members`` at ``group_member_level``);
+    one that does not becomes noise. Then each round tests every account outside
+    the confident clusters against each one's own objects (``group_joins``); a
+    round's joins enlarge the clusters (and so their objects) for the next. An
+    account keeps the first cluster it joins.
+    """
+    cfg = config.detector
+    flagged = scored.filter("flagged")["cluster_id"].to_list()
+    # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
+    groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
+    made = [pl.DataFrame(schema=JOINS)]
+    if not flagged or not evidence.incidences:
+        return labels, made[0], pl.DataFrame(schema=MEMBERS)
+    # Merged once here: each test below would otherwise merge and deduplicate millions of rows again.
+    incidences = on_objects(pl.concat([frame for frame in evidence.incidences if frame.height] or [pl.DataFrame(schema=INCIDENCES)]))
+    # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
+    coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
+    checked = pl.DataFrame(schema=MEMBERS)
+    if cfg.group_member_level > 0:
+        checked = group_members(
+            incidences,
+            labels,
+            groups=flagged,
+            max_object_accounts=cfg.max_object_accounts,
+            min_lift=cfg.min_lift,
+            level=cfg.group_member_level,
+            fdr=cfg.fdr,
+            min_objects=cfg.min_objects,
+            min_share=cfg.group_min_share,
+            coacted=coacted,
+        )
+        dropped = checked.filter(~pl.col("kept")).select("account_id")
+        labels = labels.with_columns(
+            pl.when(pl.col("account_id").is_in(dropped["account_id"].implode())).then(-1).otherwise(pl.col("cluster_id")).alias("cluster_id")
+        )
+    for _ in range(cfg.group_rounds if groups else 0):
+        joins = group_joins(
+            incidences,
+            labels,
+            groups=groups,
+            max_object_accounts=cfg.max_object_accounts,
+            min_objects=cfg.min_objects,
+            fdr=cfg.fdr,
+            min_lift=cfg.min_lift,
+            min_share=cfg.group_min_share,
+            coacted=coacted,
+        )
+        if joins.is_empty():
+            break
+        made.append(joins)
+        labels = (
+            pl.concat([labels, joins.select("account_id", pl.lit(-1, dtype=pl.Int64).alias("cluster_id"))])
+            .unique("account_id", keep="first", maintain_order=True)
+            .join(joins.select("account_id", pl.col("cluster_id").alias("_joined")), on="account_id", how="left")
+            .select("account_id", pl.coalesce("_joined", "cluster_id").alias("cluster_id"))
+            .sort("account_id")
+        )
+    dropped = checked.filter(~pl.col("kept")).join(labels.filter(pl.col("cluster_id") < 0), on="account_id", how="semi")
+    return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
+
+
+COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
+
+
+def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.DataFrame:
+    """``COACTED`` rows: per cluster, the objects behind its significant links inside it (what its members co-acted on)."""
+    frames = [frame.select("source", "target", "signal", "object", "object_accounts") for frame in objects if frame.height]
+    if not frames:
+        return pl.DataFrame(schema=COACTED)
+    return (
+        pairs_inside(pl.concat(frames), labels)
+        .group_by("cluster_id", "signal", "object")
+        .agg(pl.col("object_accounts").first())
+        .cast(COACTED)
+    )
+
+
+def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
+    """Per cluster: how much of the activity on its co-acted objects (``coacted_objects``) comes from its own members.
 
     For each object behind a significant link inside the cluster, the share of the
     object's distinct actors who are members; averaged over objects weighted by the
@@ -320,16 +415,9 @@ def cluster_exclusivity(labels: pl.DataFrame, objects: list[pl.DataFrame], actor
     or a meme's actors.
     """
     schema = {"cluster_id": pl.Int64(), "exclusivity": pl.Float64()}
-    frames = [frame for frame in objects if frame.height]
-    if not frames:
+    if cluster_objects.is_empty():
         return pl.DataFrame(schema=schema)
     members = labels.filter(pl.col("cluster_id") >= 0)
-    rows = pl.concat([frame.select("source", "target", "signal", "object", "object_accounts") for frame in frames])
-    cluster_objects = (
-        pairs_inside(rows, labels)
-        .group_by("cluster_id", "signal", "object")
-        .agg(pl.col("object_accounts").first())
-    )
     acting = (
         pl.concat([frame for frame in actors if frame.height])
         .join(members, on="account_id")

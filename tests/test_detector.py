@@ -189,3 +189,49 @@ def test_copy_events_fold_small_edits_into_one_object():
     targets = dict(zip(copies["account_id"], copies["target"]))
     assert set(targets) == {"a", "b", "d"}  # the share is left out
     assert targets["a"] == targets["b"] != targets["d"]
+
+
+def _with_late_member(events: pl.DataFrame, *, shares: int) -> pl.DataFrame:
+    """The fixture plus ``late_ring``: it reshares ``shares`` of ring_1's shared posts five hours later (outside the window)."""
+    copied = (
+        events.filter((pl.col("account_id") == "ring_1") & (pl.col("action") == "share"))
+        .sort("timestamp")
+        .head(shares)
+        .with_columns(
+            pl.lit("late_ring").alias("account_id"),
+            (pl.col("timestamp") + timedelta(hours=5)).alias("timestamp"),
+            ("late_" + pl.col("event_id")).alias("event_id"),
+        )
+    )
+    return pl.concat([events, copied], how="vertical_relaxed")
+
+
+def test_the_group_test_attaches_a_late_member_the_window_misses(planted):
+    events, accounts = planted
+    late = _with_late_member(events, shares=8)
+    on = detect(late, accounts, Config())
+    assert _flagged(on.accounts) == RING | {"late_ring"}
+    assert _group_of(on.accounts, "late_ring") == RING | {"late_ring"}
+    assert "joined by the group test" in on.accounts.filter(pl.col("account_id") == "late_ring")["evidence"].item()
+    assert on.clusters.filter("flagged")["n_accounts"].item() == 7
+    off = detect(late, accounts, build_config({"detector": {"group_rounds": 0}}))
+    assert _flagged(off.accounts) == RING
+
+
+def test_one_late_reshare_is_not_enough_to_join(planted):
+    events, accounts = planted
+    assert _flagged(detect(_with_late_member(events, shares=1), accounts, Config()).accounts) == RING
+
+
+def test_a_member_dropped_by_the_member_check_is_told_why():
+    from detector.evidence import account_evidence
+
+    accounts = pl.DataFrame({"account_id": ["a", "b"]})
+    labels = pl.DataFrame({"account_id": ["a", "b"], "cluster_id": [-1, -1]})
+    clusters = pl.DataFrame(schema=CLUSTERS_OUT)
+    fused = pl.DataFrame({"source": ["a"], "target": ["b"], "strength": [1.0], "signals": [["share"]]})
+    dropped = pl.DataFrame({"account_id": ["a"], "cluster_id": [3], "objects": [1], "expected": [12.34]})
+    out = account_evidence(accounts, labels, clusters, fused, threshold=0.5, dropped=dropped)
+    text = dict(zip(out["account_id"].to_list(), out["evidence"].to_list()))
+    assert text["a"] == "not flagged: linked into a flagged group but acted on 1 of its own objects where its members' rate predicts 12.3"
+    assert text["b"].startswith("not flagged: linked to 1 account(s)")
