@@ -115,9 +115,17 @@ def cluster_facts(
     return facts.select(list(CLUSTER_FACTS)).sort("cluster_id").cast(CLUSTER_FACTS)
 
 
+SCORE_DECIMALS = 6
+
+
 def score_clusters(facts: pl.DataFrame, *, threshold: float) -> pl.DataFrame:
-    """Add ``score`` (noisy-OR of the strands) and ``flagged`` (score >= threshold)."""
-    score = noisy_or({name: pl.col(name) for name in STRANDS})
+    """Add ``score`` (noisy-OR of the strands, rounded to ``SCORE_DECIMALS``) and ``flagged`` (score >= threshold).
+
+    Rounded because the strands are float sums over frames whose row order polars
+    does not fix: the same input could otherwise give scores that differ in the
+    last bit, and a flag exactly at the threshold could flip between runs.
+    """
+    score = noisy_or({name: pl.col(name) for name in STRANDS}).round(SCORE_DECIMALS)
     return facts.with_columns(score.alias("score")).with_columns((pl.col("score") >= threshold).alias("flagged"))
 
 

@@ -132,9 +132,12 @@ class InfraBuilder:
         used = _addresses(events, column)
         pairs = _address_pairs(used, self.max_accounts_per_address).with_columns(self._weight(pl.col("n")).alias("w"))
         directed = pl.concat([pairs.select("a", "b", "w"), pairs.select(pl.col("b").alias("a"), pl.col("a").alias("b"), "w")])
-        peers = directed.group_by("a", "b").agg(pl.col("w").max()).group_by("a").agg(pl.col("w").sum().alias("peers"))
+        # Sorted before each float sum: group_by output comes in any order, and a sum in another
+        # order can differ in the last bit, while the same input must give the same bits.
+        peers = directed.group_by("a", "b").agg(pl.col("w").max()).sort("a", "b").group_by("a").agg(pl.col("w").sum().alias("peers"))
         crowd = (
             used.filter(pl.col("n") > self.max_accounts_per_address)
+            .sort("account_id", "n")
             .group_by("account_id")
             .agg(((pl.col("n") - 1) * self._weight(pl.col("n"))).sum().alias("crowd"))
         )
