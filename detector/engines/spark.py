@@ -62,6 +62,9 @@ def spark_session(master: str = DEFAULT_MASTER, *, app_name: str = "coordetect")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # The pair tables come back to the driver for the significance test; 1 GiB (Spark's default)
+        # is too little from about a million events. COORDETECT_SPARK_MAX_RESULT sets it (0 = no limit).
+        .config("spark.driver.maxResultSize", os.environ.get("COORDETECT_SPARK_MAX_RESULT", "8g"))
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "8").config("spark.driver.memory", os.environ.get("COORDETECT_SPARK_DRIVER_MEMORY", "4g"))
