@@ -185,6 +185,7 @@ def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Ev
         normalize_urls=co.normalize_urls,
         tracking_params=co.tracking_params,
         keep_objects=True,
+        popular_above=cfg.max_object_accounts,  # dropped by the test below; built only behind its pairs
     )
     evidence.capped_events += result.capped_events
     significant = significant_pairs(
@@ -196,11 +197,9 @@ def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Ev
         fdr=cfg.fdr,
         min_lift=cfg.min_lift,
     )
-    log.info("%s: %d pairs co-act, %d significant", signal, result.edges.height, significant.height)
+    log.info("%s: %d pair-object rows below the popularity cap, %d significant pairs", signal, result.pair_objects.height, significant.height)
     evidence.coaction.append(significant)
-    behind = result.pair_objects.join(significant.select("source", "target"), on=["source", "target"], how="semi").with_columns(
-        pl.lit(signal).alias("signal")
-    )
+    behind = result.objects_behind(significant).with_columns(pl.lit(signal).alias("signal"))
     evidence.objects.append(behind)
     co = config.coaction
     evidence.actors.append(
