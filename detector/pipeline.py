@@ -32,11 +32,11 @@ from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.scoring import cluster_facts, score_clusters
-from features.coaction import coaction_network, signal_events, signal_names
+from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
-from features.significance import significant_pairs
+from features.pair_evidence import significant_coaction
 
 log = logging.getLogger(__name__)
 
@@ -176,30 +176,25 @@ def copy_events(events: pl.DataFrame, *, min_text_chars: int, threshold: float) 
 
 def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Evidence) -> None:
     cfg, co = config.detector, config.coaction
-    result = coaction_network(
+    # coaction_network + significant_pairs + objects_behind, in memory bounded by partitions of the pairs.
+    found = significant_coaction(
         events,
         signal=signal,
         window_s=cfg.window_s,
-        max_actors_per_window=co.max_actors_per_window,
-        pairs_per_chunk=co.pairs_per_chunk,
-        normalize_urls=co.normalize_urls,
-        tracking_params=co.tracking_params,
-        keep_objects=True,
-        popular_above=cfg.max_object_accounts,  # dropped by the test below; built only behind its pairs
-    )
-    evidence.capped_events += result.capped_events
-    significant = significant_pairs(
-        result.pair_objects,
-        result.activity,
-        signal=signal,
         max_object_accounts=cfg.max_object_accounts,
         min_objects=cfg.min_objects,
         fdr=cfg.fdr,
         min_lift=cfg.min_lift,
+        max_actors_per_window=co.max_actors_per_window,
+        pairs_per_chunk=co.pairs_per_chunk,
+        normalize_urls=co.normalize_urls,
+        tracking_params=co.tracking_params,
     )
-    log.info("%s: %d pair-object rows below the popularity cap, %d significant pairs", signal, result.pair_objects.height, significant.height)
+    evidence.capped_events += found.capped_events
+    significant = found.significant
+    log.info("%s: %d pairs tested, %d significant", signal, found.pairs_tested, significant.height)
     evidence.coaction.append(significant)
-    behind = result.objects_behind(significant).with_columns(pl.lit(signal).alias("signal"))
+    behind = found.objects.with_columns(pl.lit(signal).alias("signal"))
     evidence.objects.append(behind)
     co = config.coaction
     evidence.actors.append(
