@@ -74,6 +74,34 @@ class CoactionResult:
     capped_objects: int
     pair_objects: pl.DataFrame | None = None
     activity: pl.DataFrame | None = None
+    popular_rows: pl.DataFrame | None = None  # account_id, object, object_accounts, ts (µs): see ``popular_above``
+    window_us: int = 0
+
+    def objects_behind(self, pairs: pl.DataFrame) -> pl.DataFrame:
+        """The ``pair_objects`` rows of ``pairs`` (``source``, ``target``), popular objects included.
+
+        With ``popular_above`` the popular objects were never paired; their rows
+        for just these pairs are built here, exactly as pairing them would have
+        (closest in-window gap of the two accounts on the object, outside viral
+        buckets). Sorted by ``source, target, object``.
+        """
+        keys = pairs.select("source", "target")
+        base = self.pair_objects.join(keys, on=["source", "target"], how="semi")
+        if self.popular_rows is None or self.popular_rows.is_empty() or keys.is_empty():
+            return base.sort("source", "target", "object")
+        rows = self.popular_rows.lazy()
+        popular = (
+            keys.lazy()
+            .join(rows.rename({"account_id": "source", "ts": "ts_source"}), on="source")
+            .join(rows.select(pl.col("account_id").alias("target"), "object", pl.col("ts").alias("ts_target")), on=["target", "object"])
+            .select("source", "target", "object", "object_accounts", (pl.col("ts_target") - pl.col("ts_source")).abs().alias("gap_us"))
+            .filter(pl.col("gap_us") <= self.window_us)
+            .group_by("source", "target", "object")
+            .agg(pl.col("object_accounts").first(), pl.col("gap_us").min())
+            .select("source", "target", "object", "object_accounts", (pl.col("gap_us") / _US_PER_S).cast(pl.Float64).alias("gap_s"))
+            .collect()
+        )
+        return pl.concat([base, popular.cast(base.schema)]).sort("source", "target", "object")
 
 
 def signal_names(events: pl.DataFrame) -> list[str]:
@@ -162,9 +190,22 @@ def coaction_network(
     normalize_urls: bool = True,
     tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS,
     keep_objects: bool = False,
+    popular_above: int | None = None,
 ) -> CoactionResult:
-    """The co-action network of ``signal`` over canonical ``events`` (see the module docstring)."""
+    """The co-action network of ``signal`` over canonical ``events`` (see the module docstring).
+
+    ``popular_above`` (with ``keep_objects``): objects with more distinct accounts
+    than this in the whole input are popular and not paired at all, so
+    ``pair_objects`` leaves them out and ``CoactionResult.objects_behind`` gives
+    their rows for chosen pairs; ``edges`` is then empty (a network without the
+    popular objects is nobody's network). A viral post's crowd makes pairs with the
+    square of its size, and a caller that discounts such objects anyway (the
+    significance test drops objects above ``max_object_accounts``) needs them only
+    behind the few pairs it keeps: this bounds time and memory by the rest.
+    """
     check_signal(events, signal)
+    if popular_above is not None and not keep_objects:
+        raise ValueError("popular_above needs keep_objects=True")
     rows = signal_events(events, signal, normalize_urls=normalize_urls, tracking_params=tracking_params).collect()
     accounts = rows.select(pl.col("account_id").unique().sort()).with_row_index("acc")
     window_us = window_s * _US_PER_S
@@ -182,30 +223,60 @@ def coaction_network(
         )
     # Counted on the object strings: codes are exact only where rows can pair (see _coded_rows).
     capped_events, capped_objects = capped["event"].n_unique(), rows["object"].gather(capped["_row"]).n_unique()
+    popular_rows = None
+    if popular_above is not None:
+        hot = kept["obj"].is_in(degree.filter(pl.col("object_accounts") > popular_above)["obj"].implode())
+        if hot.any():
+            popular_rows = (
+                kept.lazy()
+                .filter(hot)
+                .select("acc", "obj", "ts")
+                .join(accounts.lazy(), on="acc")
+                .join(objects.lazy(), on="obj")
+                .join(degree.lazy(), on="obj")
+                .select("account_id", pl.col("object").cast(pl.String), "object_accounts", "ts")
+                .collect()
+            )
+            kept = kept.filter(~hot)
     del rows, ordered, capped
     ends = _window_ends(kept, window_us)
     bounds = _chunk_bounds(ends, pairs_per_chunk)
-    if len(bounds) <= 1:
-        per_object, event_counts = _reduce(_pair_rows(kept, ends, *(bounds[0] if bounds else (0, 0))))
+    if popular_above is not None:
+        # Evidence only: per (pair, object) the closest gap, no network (it would lack the popular objects).
+        chunks = [_closest_gaps(_pair_rows(kept, ends, start, stop)) for start, stop in bounds or [(0, 0)]]
+        del kept, ends
+        per_object = chunks[0] if len(chunks) == 1 else _closest_gaps(pl.concat(chunks))
+        if min_weight > 1:
+            heavy = per_object.group_by("pair").len().filter(pl.col("len") >= min_weight).select("pair")
+            per_object = per_object.join(heavy, on="pair", how="semi")
+        per_object = per_object.select(*_unpacked(), "obj", "gap_us")
+        edges = empty_frame(NETWORK)
     else:
-        # Reduce each chunk before the next is built, so only one chunk's pairs are in memory.
-        per_object, event_counts = _merge([_partials(_pair_rows(kept, ends, start, stop)) for start, stop in bounds])
-    del kept, ends
-    edges, per_object = _edges(per_object, event_counts, min_weight)
-    edges = (
-        _named_pairs(edges.lazy(), accounts)
-        .select("source", "target", pl.lit(signal).alias("signal"), "weight", "source_events", "target_events", "median_gap_s")
-        .collect()
-    )
-    result = CoactionResult(
-        edges=edges.cast(NETWORK) if edges.height else empty_frame(NETWORK),
-        capped_events=capped_events,
-        capped_objects=capped_objects,
-    )
+        if len(bounds) <= 1:
+            per_object, event_counts = _reduce(_pair_rows(kept, ends, *(bounds[0] if bounds else (0, 0))))
+        else:
+            # Reduce each chunk before the next is built, so only one chunk's pairs are in memory.
+            per_object, event_counts = _merge([_partials(_pair_rows(kept, ends, start, stop)) for start, stop in bounds])
+        del kept, ends
+        edges, per_object = _edges(per_object, event_counts, min_weight)
+        edges = (
+            _named_pairs(edges.lazy(), accounts)
+            .select("source", "target", pl.lit(signal).alias("signal"), "weight", "source_events", "target_events", "median_gap_s")
+            .collect()
+        )
+        edges = edges.cast(NETWORK) if edges.height else empty_frame(NETWORK)
+    result = CoactionResult(edges=edges, capped_events=capped_events, capped_objects=capped_objects)
     if not keep_objects:
         return result
+    # Sorted as (source, target, object) on integers: account codes follow the names' order, and
+    # each object's rank among the distinct objects its string's order, so no string is compared per row.
+    objects = objects.with_columns(pl.col("object").rank("ordinal").alias("object_rank"))
     pair_objects = (
-        _named_pairs(per_object.lazy().join(degree.lazy(), on="obj").join(objects.lazy(), on="obj"), accounts)
+        per_object.lazy()
+        .join(objects.lazy(), on="obj")
+        .sort("lo", "hi", "object_rank")
+        .join(degree.lazy(), on="obj", maintain_order="left")
+        .pipe(_named_pairs, accounts)
         .select(
             "source",
             "target",
@@ -213,10 +284,9 @@ def coaction_network(
             "object_accounts",
             (pl.col("gap_us") / _US_PER_S).cast(pl.Float64).alias("gap_s"),
         )
-        .sort("source", "target", "object")
         .collect()
     )
-    return dataclasses.replace(result, pair_objects=pair_objects, activity=activity)
+    return dataclasses.replace(result, pair_objects=pair_objects, activity=activity, popular_rows=popular_rows, window_us=window_us)
 
 
 def _named_pairs(pairs: pl.LazyFrame, accounts: pl.DataFrame) -> pl.LazyFrame:
@@ -384,6 +454,11 @@ def _reduce(pairs: pl.DataFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         pl.col("event_hi").n_unique().cast(pl.Int64).alias("target_events"),
     )
     return per_object, counts
+
+
+def _closest_gaps(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per (pair, object): the closest gap (merges across chunks by taking it again)."""
+    return pairs.lazy().group_by("pair", "obj").agg(pl.col("gap_us").min()).collect()
 
 
 def _partials(pairs: pl.DataFrame) -> tuple[pl.DataFrame, ...]:

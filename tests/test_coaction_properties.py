@@ -171,6 +171,25 @@ def _random_rows(seed: int, n: int = 400) -> list[tuple[int, list[int], int]]:
     return [(int(a), [int(o)], int(t)) for a, o, t in zip(accounts, objects, times)]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signal", SIGNALS)
+@PROPERTY
+@given(rows=ROWS, window_s=WINDOWS, popular_above=st.integers(1, 6), cap=st.sampled_from([3, 5000]), pick=st.integers(0, 2**32 - 1))
+def test_popular_objects_left_unpaired_are_rebuilt_exactly_behind_any_pairs(signal, rows, window_s, popular_above, cap, pick):
+    """``popular_above`` changes how, never what: the other objects' rows and, behind any pairs, every object's rows."""
+    assume(usable(rows, signal))
+    events = events_frame(rows, signal)
+    kwargs = {"signal": signal, "window_s": window_s, "normalize_urls": False, "keep_objects": True, "max_actors_per_window": cap}
+    full = coaction_network(events, **kwargs)
+    split = coaction_network(events, popular_above=popular_above, **kwargs)
+    order = ["source", "target", "object"]
+    assert_frame_equal(split.pair_objects.sort(order), full.pair_objects.filter(pl.col("object_accounts") <= popular_above).sort(order))
+    assert_frame_equal(split.activity, full.activity)
+    assert split.capped_events == full.capped_events
+    pairs = full.pair_objects.select("source", "target").unique().sample(fraction=0.5, seed=pick % 1000) if full.pair_objects.height else full.pair_objects.select("source", "target")
+    assert_frame_equal(split.objects_behind(pairs), full.pair_objects.join(pairs, on=["source", "target"], how="semi").sort(order))
+
+
 @pytest.mark.parametrize("min_weight", [1, 2, 3, 5])
 def test_min_weight_drops_exactly_the_lighter_pairs(min_weight):
     events = events_frame(_random_rows(7), "share")
