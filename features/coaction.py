@@ -225,19 +225,7 @@ def coaction_network(
     capped_events, capped_objects = capped["event"].n_unique(), rows["object"].gather(capped["_row"]).n_unique()
     popular_rows = None
     if popular_above is not None:
-        hot = kept["obj"].is_in(degree.filter(pl.col("object_accounts") > popular_above)["obj"].implode())
-        if hot.any():
-            popular_rows = (
-                kept.lazy()
-                .filter(hot)
-                .select("acc", "obj", "ts")
-                .join(accounts.lazy(), on="acc")
-                .join(objects.lazy(), on="obj")
-                .join(degree.lazy(), on="obj")
-                .select("account_id", pl.col("object").cast(pl.String), "object_accounts", "ts")
-                .collect()
-            )
-            kept = kept.filter(~hot)
+        kept, popular_rows = split_popular(kept, accounts, objects, degree, above=popular_above)
     del rows, ordered, capped
     ends = _window_ends(kept, window_us)
     bounds = _chunk_bounds(ends, pairs_per_chunk)
@@ -287,6 +275,30 @@ def coaction_network(
         .collect()
     )
     return dataclasses.replace(result, pair_objects=pair_objects, activity=activity, popular_rows=popular_rows, window_us=window_us)
+
+
+def split_popular(
+    kept: pl.DataFrame, accounts: pl.DataFrame, objects: pl.DataFrame, degree: pl.DataFrame, *, above: int
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """``kept`` without the rows of objects with more than ``above`` distinct accounts, and those rows by name.
+
+    The popular rows come back as ``account_id, object, object_accounts, ts`` (None when there are none),
+    so they can be rebuilt behind chosen pairs instead of being paired with everyone.
+    """
+    hot = kept["obj"].is_in(degree.filter(pl.col("object_accounts") > above)["obj"].implode())
+    if not hot.any():
+        return kept, None
+    popular_rows = (
+        kept.lazy()
+        .filter(hot)
+        .select("acc", "obj", "ts")
+        .join(accounts.lazy(), on="acc")
+        .join(objects.lazy(), on="obj")
+        .join(degree.lazy(), on="obj")
+        .select("account_id", pl.col("object").cast(pl.String), "object_accounts", "ts")
+        .collect()
+    )
+    return kept.filter(~hot), popular_rows
 
 
 def _named_pairs(pairs: pl.LazyFrame, accounts: pl.DataFrame) -> pl.LazyFrame:

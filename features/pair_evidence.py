@@ -53,6 +53,7 @@ from features.coaction import (
     _window_ends,
     check_signal,
     signal_events,
+    split_popular,
 )
 from features.normalize import DEFAULT_TRACKING_PARAMS
 from features.significance import EVIDENCE, rarity_weight
@@ -96,21 +97,8 @@ def significant_coaction(
     degree = ordered.group_by("obj").agg(pl.col("acc").n_unique().cast(pl.Int64).alias("object_accounts"))
     activity = ordered.group_by("acc").agg(pl.col("obj").n_unique().cast(pl.Float64).alias("n")).sort("acc")
     capped_events = capped["event"].n_unique()
-    hot = kept["obj"].is_in(degree.filter(pl.col("object_accounts") > max_object_accounts)["obj"].implode())
-    popular_rows = None
-    if hot.any():
-        popular_rows = (
-            kept.lazy()
-            .filter(hot)
-            .select("acc", "obj", "ts")
-            .join(accounts.lazy(), on="acc")
-            .join(objects.lazy(), on="obj")
-            .join(degree.lazy(), on="obj")
-            .select("account_id", "object", "object_accounts", "ts")
-            .collect()
-        )
-        kept = kept.filter(~hot)
-    del rows, ordered, capped, hot
+    kept, popular_rows = split_popular(kept, accounts, objects, degree, above=max_object_accounts)
+    del rows, ordered, capped
     n_accounts = accounts.height
     ends = _window_ends(kept, window_us)
     bounds = _chunk_bounds(ends, pairs_per_chunk)
