@@ -426,11 +426,12 @@ def _chunk_bounds(ends: pl.Series, pairs_per_chunk: int) -> list[tuple[int, int]
     return list(zip(starts, starts[1:] + [n]))
 
 
-def _pair_rows(kept: pl.DataFrame, ends: pl.Series, start: int, stop: int) -> pl.DataFrame:
+def _pair_rows(kept: pl.DataFrame, ends: pl.Series, start: int, stop: int, *, events: bool = True) -> pl.DataFrame:
     """Every in-window pair of distinct accounts whose earlier row lies in ``[start, stop)``.
 
     Columns: ``pair`` (``lo << 32 | hi``, account codes, so one integer key sorts
-    like (lo, hi)), ``obj``, ``event_lo``, ``event_hi``, ``gap_us``.
+    like (lo, hi)), ``obj``, ``event_lo``, ``event_hi`` (left out without
+    ``events``: the significance path does not need them), ``gap_us``.
     """
     spans = (
         pl.DataFrame({"end": ends.slice(start, stop - start)})
@@ -439,10 +440,15 @@ def _pair_rows(kept: pl.DataFrame, ends: pl.Series, start: int, stop: int) -> pl
         .select("i", pl.int_ranges(pl.col("i") + 1, pl.col("end"), dtype=pl.UInt32).alias("k"))
         .explode("k")
     )
-    left = kept.select("acc", "event", "ts", "obj")[spans["i"]]
-    right = kept.select("acc", "event", "ts")[spans["k"]].rename(lambda c: c + "_r")
+    carried = ["acc", "event", "ts"] if events else ["acc", "repeat", "ts"]
+    left = kept.select(*carried, "obj")[spans["i"]]
+    right = kept.select(carried)[spans["k"]].rename(lambda c: c + "_r")
     del spans
     lo_is_left = pl.col("acc") < pl.col("acc_r")
+    sides = [
+        pl.when(lo_is_left).then("event").otherwise("event_r").alias("event_lo"),
+        pl.when(lo_is_left).then("event_r").otherwise("event").alias("event_hi"),
+    ]
     return (
         pl.concat([left, right], how="horizontal")
         .lazy()
@@ -450,8 +456,7 @@ def _pair_rows(kept: pl.DataFrame, ends: pl.Series, start: int, stop: int) -> pl
         .select(
             (pl.min_horizontal("acc", "acc_r").cast(pl.UInt64) * _PAIR_SHIFT + pl.max_horizontal("acc", "acc_r")).alias("pair"),
             "obj",
-            pl.when(lo_is_left).then("event").otherwise("event_r").alias("event_lo"),
-            pl.when(lo_is_left).then("event_r").otherwise("event").alias("event_hi"),
+            *(sides if events else [pl.col("repeat") | pl.col("repeat_r")]),
             (pl.col("ts_r") - pl.col("ts")).alias("gap_us"),  # rows are in time order: never negative
         )
         .collect()

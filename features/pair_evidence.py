@@ -15,19 +15,20 @@ events), nearly all of them one coincidence each. How:
   each reduced to (pair code, object code, closest gap) and split by the pair's
   lower account code into partitions, which go to a temporary folder when
   there is more than one;
-- pass 1 reduces each partition to per-pair statistics (objects, rarity-weighted
-  evidence, median gap) and sums the evidence: the null model's rate ``kappa``;
+- pass 1 reduces each partition to per-pair statistics (objects and their
+  rarity weights summed in whole units, ``significance.rarity_units``: exact in
+  any order, so no sort is needed) and sums the evidence: the null model's rate
+  ``kappa``;
 - pass 2 computes each pair's expectation and p-value; only p-values at most
   ``fdr`` can pass Benjamini-Hochberg (``fdr * rank / m <= fdr``), so only those
   pairs are kept with the count ``m`` of all tests, and the cutoff found among
   them is the cutoff over all pairs;
-- names are attached only to the significant pairs and the objects behind them.
+- pass 3 gathers the objects behind the significant pairs and their median
+  gaps; names are attached only to those.
 
 The formulas are ``features.significance``'s; ``tests/test_pair_evidence.py``
-holds the two paths equal, so a change to the test there must be made here too.
-Sums run in the same order as there (each pair's objects in name order); only
-``kappa``, a sum over all pairs, is added up in another order, which moves it
-by rounding at most (the one-path run already varies so from run to run).
+holds the two paths equal bit for bit, so a change to the test there must be
+made here too.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from features.coaction import (
     split_popular,
 )
 from features.normalize import DEFAULT_TRACKING_PARAMS
-from features.significance import EVIDENCE, rarity_weight
+from features.significance import EVIDENCE, EVIDENCE_UNIT, null_rate, rarity_units
 
 log = logging.getLogger(__name__)
 
@@ -93,32 +94,33 @@ def significant_coaction(
     ordered, kept, capped = _coded_rows(rows, accounts, window_us, max_actors_per_window, whole=True)
     objects = ordered.filter(pl.col("obj").is_first_distinct()).select("obj", pl.col("_row").alias("row"))
     objects = objects.with_columns(rows["object"].gather(objects["row"]).cast(pl.String).alias("object")).drop("row")
-    objects = objects.with_columns(pl.col("object").rank("ordinal").alias("object_rank"))
     degree = ordered.group_by("obj").agg(pl.col("acc").n_unique().cast(pl.Int64).alias("object_accounts"))
     activity = ordered.group_by("acc").agg(pl.col("obj").n_unique().cast(pl.Float64).alias("n")).sort("acc")
     capped_events = capped["event"].n_unique()
     kept, popular_rows = split_popular(kept, accounts, objects, degree, above=max_object_accounts)
+    # Only a row whose account has another row on the object can make a (pair, object) twice.
+    kept = kept.with_columns((pl.len().over("acc", "obj") > 1).alias("repeat"))
     del rows, ordered, capped
     n_accounts = accounts.height
     ends = _window_ends(kept, window_us)
     bounds = _chunk_bounds(ends, pairs_per_chunk)
     in_window = int((ends.cast(pl.Int64) - pl.int_range(0, ends.len(), eager=True, dtype=pl.Int64) - 1).sum()) if ends.len() else 0
     n_parts = max(1, math.ceil(in_window / pairs_per_chunk))
-    facts = objects.lazy().join(degree.lazy(), on="obj").select("obj", "object_rank", "object_accounts").collect()
+    units = degree.select("obj", rarity_units(pl.col("object_accounts"), n_accounts).alias("units"))
     with tempfile.TemporaryDirectory(prefix="coordetect-pairs-") as spill:
         parts = _Partitions(n_parts, Path(spill))
         for start, stop in bounds:
-            parts.add(_closest_gaps(_pair_rows(kept, ends, start, stop)))
+            parts.add(_pair_rows(kept, ends, start, stop, events=False))
         del kept, ends
         # Pass 1: per pair statistics, and the evidence over all pairs (the null model's rate).
-        total_evidence = 0.0
+        total_units = 0
         for j in range(n_parts):
-            stats = _pair_stats(parts.gaps(j), facts, n_accounts)
-            total_evidence += float(stats["evidence"].sum())
+            stats = _pair_stats(parts.gaps(j), units)
+            total_units += int(stats["units"].sum())
             parts.put_stats(j, stats)
         n = activity["n"]
         possible = (float(n.sum()) ** 2 - float((n * n).sum())) / 2.0
-        kappa = total_evidence / possible if possible > 0 else 0.0
+        kappa = null_rate(total_units, possible)
         # Pass 2: p-values; only those <= fdr can pass Benjamini-Hochberg over all m tests.
         m, candidates = 0, []
         sizes = activity.select(pl.col("acc").cast(pl.UInt32), "n")
@@ -130,6 +132,7 @@ def significant_coaction(
             tested = (
                 stats.join(sizes.rename({"acc": "lo", "n": "n_source"}), on="lo", maintain_order="left")
                 .join(sizes.rename({"acc": "hi", "n": "n_target"}), on="hi", maintain_order="left")
+                .with_columns((pl.col("units") * EVIDENCE_UNIT).alias("evidence"))
                 .with_columns(
                     (pl.col("n_source") * pl.col("n_target") * kappa / (pl.col("evidence") / pl.col("objects"))).alias("expected")
                 )
@@ -142,12 +145,14 @@ def significant_coaction(
             found = found.filter(
                 (pl.col("p_value") <= cutoff) & (pl.col("objects") >= min_objects) & (pl.col("objects") >= min_lift * pl.col("expected"))
             )
-        significant = _named(found, accounts, signal) if found.height else pl.DataFrame(schema=EVIDENCE)
-        # Pass 3: the objects behind the significant pairs.
-        keys = found.select((pl.col("lo").cast(pl.UInt64) * _PAIR_SHIFT + pl.col("hi")).alias("pair")) if found.height else None
+        # Pass 3: the objects behind the significant pairs, and their median gaps (needed for these pairs only).
+        keys = found.select(_packed().alias("pair"), (pl.col("lo") % n_parts).alias("part")) if found.height else None
         behind = []
         for j in range(n_parts if keys is not None else 0):
-            behind.append(parts.gaps(j).join(keys, on="pair", how="semi"))
+            behind.append(parts.gaps(j, only=keys.filter(pl.col("part") == j).select("pair")))
+    if found.height:
+        found = found.join(_median_gaps(behind, objects), on=["lo", "hi"], how="left", maintain_order="left")
+    significant = _named(found, accounts, signal) if found.height else pl.DataFrame(schema=EVIDENCE)
     pair_objects = _named_objects(behind, objects, degree, accounts)
     result = CoactionResult(
         edges=pl.DataFrame(), capped_events=capped_events, capped_objects=0, pair_objects=pair_objects, popular_rows=popular_rows, window_us=window_us
@@ -156,31 +161,39 @@ def significant_coaction(
 
 
 class _Partitions:
-    """(pair, obj, gap_us) rows split by the pair's lower account; on disk when there is more than one partition."""
+    """(pair, obj, gap_us, repeat) rows split by the pair's lower account; on disk when there is more than one partition."""
 
     def __init__(self, n: int, folder: Path) -> None:
         self.n, self.folder, self.chunks = n, folder, 0
         self.memory: list[pl.DataFrame] = []
         self.memory_stats: list[pl.DataFrame | None] = [None] * n
 
-    def add(self, gaps: pl.DataFrame) -> None:
+    def add(self, rows: pl.DataFrame) -> None:
         if self.n == 1:
-            self.memory.append(gaps)
+            self.memory.append(rows)
             return
         part = ((pl.col("pair") // _PAIR_SHIFT) % self.n).alias("_part")
-        for (j,), frame in gaps.with_columns(part).partition_by("_part", as_dict=True, include_key=False).items():
+        for (j,), frame in rows.with_columns(part).partition_by("_part", as_dict=True, include_key=False).items():
             frame.write_ipc(self.folder / f"gaps-{j}-{self.chunks}.arrow")
         self.chunks += 1
 
-    def gaps(self, j: int) -> pl.DataFrame:
-        """Partition ``j``: one row per (pair, object) with its closest gap (an object may span chunks)."""
+    def gaps(self, j: int, *, only: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Partition ``j``: one row per (pair, object) with its closest gap; ``only``: just the pairs in its ``pair`` column.
+
+        A (pair, object) has more than one row only when one of its accounts has
+        several rows on the object (``repeat``); only those few rows are grouped.
+        """
         if self.n == 1:
             frames = self.memory
         else:
             frames = [pl.read_ipc(path) for path in sorted(self.folder.glob(f"gaps-{j}-*.arrow"))]
         if not frames:
             return pl.DataFrame(schema={"pair": pl.UInt64(), "obj": pl.UInt32(), "gap_us": pl.Int64()})
-        return _closest_gaps(pl.concat(frames)) if len(frames) > 1 else frames[0]
+        rows = pl.concat(frames)
+        if only is not None:
+            rows = rows.join(only, on="pair", how="semi")
+        single = rows.filter(~pl.col("repeat")).drop("repeat")
+        return pl.concat([single, _closest_gaps(rows.filter("repeat").drop("repeat")).cast(single.schema)])
 
     def put_stats(self, j: int, stats: pl.DataFrame) -> None:
         if self.n == 1:
@@ -192,30 +205,39 @@ class _Partitions:
         return self.memory_stats[j] if self.n == 1 else pl.read_ipc(self.folder / f"stats-{j}.arrow")
 
 
-def _pair_stats(gaps: pl.DataFrame, facts: pl.DataFrame, n_accounts: int) -> pl.DataFrame:
-    """Per pair (``lo``, ``hi``): co-acted objects, their summed rarity weight (in object-name order) and the median gap."""
-    # Grouped by the two codes like significant_pairs groups by the two names: the same
-    # grouping path adds each pair's weights in the same (object-name) order, bit for bit.
+def _pair_stats(gaps: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    """Per pair (``lo``, ``hi``): co-acted objects and their summed rarity weight in whole units (exact in any order)."""
     return (
         gaps.lazy()
-        .join(facts.lazy(), on="obj")
-        .sort("pair", "object_rank")
-        .select(
-            (pl.col("pair") // _PAIR_SHIFT).cast(pl.UInt32).alias("lo"),
-            (pl.col("pair") % _PAIR_SHIFT).cast(pl.UInt32).alias("hi"),
-            "object_accounts",
-            (pl.col("gap_us") / _US_PER_S).cast(pl.Float64).alias("gap_s"),
-        )
-        .collect()  # sorted before grouping, in its own query: the optimiser may drop a sort that only feeds a group_by
-        .lazy()
-        .group_by("lo", "hi")
-        .agg(
-            pl.len().cast(pl.Int64).alias("objects"),
-            rarity_weight(pl.col("object_accounts"), n_accounts).sum().alias("evidence"),
-            pl.col("gap_s").median().alias("median_gap_s"),
-        )
+        .join(units.lazy(), on="obj")
+        .group_by("pair")
+        .agg(pl.len().cast(pl.Int64).alias("objects"), pl.col("units").sum())
+        .select(*_unpacked(), "objects", "units")
         .collect()
     )
+
+
+def _median_gaps(behind: list[pl.DataFrame], objects: pl.DataFrame) -> pl.DataFrame:
+    """Per significant pair (``lo``, ``hi``): the median of its closest gaps, in seconds."""
+    frames = [frame for frame in behind if frame.height]
+    if not frames:
+        return pl.DataFrame(schema={"lo": pl.UInt32(), "hi": pl.UInt32(), "median_gap_s": pl.Float64()})
+    return (
+        pl.concat(frames)
+        .lazy()
+        .group_by("pair")
+        .agg((pl.col("gap_us") / _US_PER_S).cast(pl.Float64).median().alias("median_gap_s"))
+        .select(*_unpacked(), "median_gap_s")
+        .collect()
+    )
+
+
+def _unpacked() -> list[pl.Expr]:
+    return [(pl.col("pair") // _PAIR_SHIFT).cast(pl.UInt32).alias("lo"), (pl.col("pair") % _PAIR_SHIFT).cast(pl.UInt32).alias("hi")]
+
+
+def _packed() -> pl.Expr:
+    return pl.col("lo").cast(pl.UInt64) * _PAIR_SHIFT + pl.col("hi")
 
 
 def _bh_cutoff(candidates: np.ndarray, m: int, fdr: float) -> float:
@@ -248,7 +270,7 @@ def _named_objects(behind: list[pl.DataFrame], objects: pl.DataFrame, degree: pl
     return (
         pl.concat(frames)
         .lazy()
-        .select((pl.col("pair") // _PAIR_SHIFT).cast(pl.UInt32).alias("lo"), (pl.col("pair") % _PAIR_SHIFT).cast(pl.UInt32).alias("hi"), "obj", "gap_us")
+        .select(*_unpacked(), "obj", "gap_us")
         .join(objects.lazy(), on="obj")
         .join(degree.lazy(), on="obj")
         .join(names.lazy().rename({"acc": "lo", "account_id": "source"}), on="lo")

@@ -63,6 +63,18 @@ def rarity_weight(object_accounts: pl.Expr, n_accounts: int) -> pl.Expr:
     return ((scale - object_accounts.cast(pl.Float64).log()) / scale).clip(0.01, 1.0)
 
 
+# Rarity weights are summed as whole multiples of this unit (``rarity_units``): integer sums
+# are exact in any order, so a pair's evidence and the null's rate are the same bit for bit
+# whether the pairs are summed in one frame, by partition or on another engine. The weights
+# lie in [0.01, 1], so the rounding is below 1e-9 of any weight.
+EVIDENCE_UNIT = 2.0**-30
+
+
+def rarity_units(object_accounts: pl.Expr, n_accounts: int) -> pl.Expr:
+    """``rarity_weight`` in whole ``EVIDENCE_UNIT``s (Int64)."""
+    return (rarity_weight(object_accounts, n_accounts) / EVIDENCE_UNIT).round().cast(pl.Int64)
+
+
 def benjamini_hochberg(p_values: np.ndarray, fdr: float) -> np.ndarray:
     """Boolean mask of the discoveries at false-discovery rate ``fdr``."""
     m = len(p_values)
@@ -74,6 +86,11 @@ def benjamini_hochberg(p_values: np.ndarray, fdr: float) -> np.ndarray:
         return np.zeros(m, dtype=bool)
     cutoff = p_values[order][np.nonzero(passed)[0][-1]]
     return p_values <= cutoff
+
+
+def null_rate(total_units: int, possible: float) -> float:
+    """``kappa``: the summed evidence over all pairs (in units) per unit of ``n_i * n_j`` (``possible``, summed over all pairs)."""
+    return total_units * EVIDENCE_UNIT / possible if possible > 0 else 0.0
 
 
 def significant_pairs(
@@ -99,13 +116,14 @@ def significant_pairs(
         return pl.DataFrame(schema=EVIDENCE)
     pairs = counted.group_by("source", "target").agg(
         pl.len().cast(pl.Int64).alias("objects"),
-        rarity_weight(pl.col("object_accounts"), n_accounts).sum().alias("evidence"),
+        rarity_units(pl.col("object_accounts"), n_accounts).sum().alias("units"),
         pl.col("gap_s").median().alias("median_gap_s"),
     )
     n = activity["objects"].cast(pl.Float64)
     possible = (float(n.sum()) ** 2 - float((n * n).sum())) / 2.0
     # Rarity-weighted co-action rate: a viral object's crowd of pairs counts at its (low) weight.
-    kappa = float(pairs["evidence"].sum()) / possible if possible > 0 else 0.0
+    kappa = null_rate(int(pairs["units"].sum()), possible)
+    pairs = pairs.with_columns((pl.col("units") * EVIDENCE_UNIT).alias("evidence"))
     sizes = activity.select("account_id", pl.col("objects").cast(pl.Float64).alias("n"))
     pairs = (
         pairs.join(sizes.rename({"account_id": "source", "n": "n_source"}), on="source")
