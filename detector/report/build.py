@@ -108,7 +108,7 @@ def _summary(record: dict) -> dict[str, Any]:
         "not_kept": {k.replace("_", " "): v for k, v in not_kept.items() if v},
         "counts": counts,
         "timings": _timings_before_writing(record.get("timings_s", {})),
-        "peak_memory_mib": record.get("peak_memory_mib"),
+        "peak_memory_mib": record.get("detection_peak_memory_mib", record.get("peak_memory_mib")),
         "threshold": record.get("config", {}).get("score", {}).get("threshold"),
         "version": record.get("version"),
     }
@@ -117,8 +117,9 @@ def _summary(record: dict) -> dict[str, Any]:
 def _timings_before_writing(timings: dict) -> dict:
     """Stage timings up to the outputs: the page is drawn before it and the files are written, so it cannot show those."""
     shown = {k: v for k, v in timings.items() if k not in ("report", "write")}
-    if "total" in shown and "write" in timings:
-        shown["total"] = round(shown["total"] - timings["write"], 3)
+    if "total" in shown:
+        after = round(timings.get("write", 0.0) * 1000) + round(timings.get("report", 0.0) * 1000)
+        shown["total"] = (round(shown["total"] * 1000) - after) / 1000
     return shown
 
 
