@@ -7,7 +7,8 @@ its signals: agreeing signals make a pair closer. The distance between two
 accounts is ``1 / (1 + strength)`` in (0, 1]; pairs without evidence are at the
 maximum distance 1.
 
-HDBSCAN runs on that sparse distance graph one connected component at a time
+HDBSCAN (the ``hdbscan`` package, with the mutual reachability computed in bulk
+by ``detector.reachability``) runs on that sparse distance graph one connected component at a time
 (components share no evidence, so they are independent problems; this also keeps
 each problem small). Within a component it finds the dense cores and leaves
 accounts that hang on by one weak edge as noise (-1), instead of forcing every
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import logging
 
-import hdbscan
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+
+from detector.reachability import sparse_hdbscan_labels
 
 log = logging.getLogger(__name__)
 
@@ -175,14 +177,9 @@ def _hdbscan_component(
     with the single-cluster answer forbidden, up to ``depth`` times.
     """
     n = distances.shape[0]
-    model = hdbscan.HDBSCAN(
-        metric="precomputed",
-        min_cluster_size=min_cluster_size,
-        min_samples=min(min_samples, n - 1),
-        allow_single_cluster=depth == 3,
-        max_dist=1.0,
-    )
-    labels = model.fit(distances).labels_.astype(np.int64)
+    labels = sparse_hdbscan_labels(
+        distances, min_cluster_size=min_cluster_size, min_samples=min(min_samples, n - 1), allow_single_cluster=depth == 3, max_dist=1.0
+    ).astype(np.int64)
     if depth == 0:
         return labels
     next_label = labels.max() + 1
