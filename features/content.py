@@ -280,6 +280,14 @@ def _band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return _mix(keys)
 
 
+def _bucket_members(rows: np.ndarray, keys: np.ndarray, band: int, params: NearDupParams) -> tuple[pl.DataFrame, int]:
+    """``t, key``: the texts of one band that share their key with another text, outside oversized buckets; and how many buckets were skipped."""
+    frame = pl.DataFrame({"t": rows.astype(np.int64), "key": keys[:, band]})
+    frame = frame.filter(pl.col("key").is_duplicated()).with_columns(pl.len().over("key").alias("size"))
+    big = frame["size"] > params.max_bucket_size
+    return frame.filter(~big).select("t", "key"), int(frame.filter(big)["key"].n_unique())
+
+
 def _candidate_pairs(sig: np.ndarray, valid: np.ndarray, params: NearDupParams) -> pl.DataFrame:
     """Distinct text pairs (t1 < t2) that share a band key; oversized buckets are skipped."""
     rows = np.flatnonzero(valid)
@@ -289,11 +297,8 @@ def _candidate_pairs(sig: np.ndarray, valid: np.ndarray, params: NearDupParams) 
     # times (1.3 billion rows for 66 million pairs at 10M simulated events).
     found, skipped = pl.Series("pair", [], dtype=pl.UInt64), 0
     for band in range(params.bands):
-        frame = pl.DataFrame({"t": rows.astype(np.int64), "key": keys[:, band]})
-        frame = frame.filter(pl.col("key").is_duplicated()).with_columns(pl.len().over("key").alias("size"))
-        big = frame["size"] > params.max_bucket_size
-        skipped += int(frame.filter(big)["key"].n_unique())
-        frame = frame.filter(~big).select("t", "key")
+        frame, big = _bucket_members(rows, keys, band, params)
+        skipped += big
         pairs = frame.join(frame, on="key", suffix="2").filter(pl.col("t") < pl.col("t2"))
         packed = pairs.select((pl.col("t").cast(pl.UInt64) * (1 << 32) + pl.col("t2").cast(pl.UInt64)).alias("pair")).to_series()
         found = pl.concat([found, packed]).unique()
@@ -340,6 +345,52 @@ def _near_text_pairs(texts: pl.Series, params: NearDupParams) -> pl.DataFrame:
         max_shingle_share=params.max_shingle_share,
     )
     return _verify(sig, _candidate_pairs(sig, valid, params), params.threshold)
+
+
+def _near_text_components(texts: pl.Series, params: NearDupParams) -> np.ndarray:
+    """Per text, a label shared exactly by its near-duplicate family (connected components of ``_near_text_pairs``).
+
+    Bands are taken one at a time with the families found so far: a candidate
+    pair whose texts are already in one family cannot change any family, so it
+    is neither verified nor kept. Near-copies agree on most bands, so after the
+    first band almost every candidate pair is such a pair, and the millions of
+    distinct pairs ``_near_text_pairs`` holds at once never exist. Gives the
+    components of that function's pairs exactly.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    sig, valid = minhash_signatures(
+        texts, n_bins=params.bands * params.rows, shingle_size=params.shingle_size, seed=params.seed, max_shingle_share=params.max_shingle_share
+    )
+    n = len(valid)
+    family = np.arange(n)  # a member text's index names each family
+    rows = np.flatnonzero(valid)
+    keys = _band_keys(sig[rows], params.bands, params.rows)
+    skipped = 0
+    for band in range(params.bands):
+        frame, big = _bucket_members(rows, keys, band, params)
+        skipped += big
+        frame = frame.with_columns(pl.Series("f", family[frame["t"].to_numpy()]))
+        pairs = (
+            frame.lazy()
+            .join(frame.lazy(), on="key", suffix="2")
+            .filter((pl.col("t") < pl.col("t2")) & (pl.col("f") != pl.col("f2")))
+            .select(pl.col("t").alias("t1"), "t2")  # one key per text and band: each pair once
+            .collect()
+        )
+        if pairs.is_empty():
+            continue
+        near = _verify(sig, pairs, params.threshold)
+        if near.is_empty():
+            continue
+        a, b = family[near["t1"].to_numpy()], family[near["t2"].to_numpy()]
+        merged = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        _, label = connected_components(merged, directed=False)
+        family = label[family]
+    if skipped:
+        log.info("near-duplicates: %d LSH buckets above max_bucket_size=%d skipped", skipped, params.max_bucket_size)
+    return family
 
 
 def _matches(usage: pl.DataFrame, params: NearDupParams) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -438,9 +489,6 @@ def near_duplicate_groups(
     family's smallest text, so a copy-paste campaign with small edits becomes one
     object that co-action and its popularity control can treat like any other.
     """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-
     distinct = texts.drop_nulls().unique().sort()
     if distinct.len() == 0:
         return pl.DataFrame(schema={"text": pl.String(), "group": pl.String()})
@@ -449,10 +497,7 @@ def near_duplicate_groups(
         max_shingle_share=max_shingle_share, max_bucket_size=max_bucket_size, max_accounts_per_text=2, seed=seed,
     )
     params.validate()
-    near = _near_text_pairs(distinct, params)
-    n = distinct.len()
-    graph = sp.coo_matrix((np.ones(near.height), (near["t1"].to_numpy(), near["t2"].to_numpy())), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    component = _near_text_components(distinct, params)
     # Texts are sorted, so the smallest index in each component is its smallest text.
     rep = pl.DataFrame({"c": component}).with_row_index("t").select(pl.col("t").min().over("c"))["t"]
     return pl.DataFrame({"text": distinct, "group": distinct.gather(rep)})
