@@ -41,8 +41,6 @@ from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
 from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
-from features.pair_evidence import significant_coaction
-from features.significance import significant_pairs
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +191,8 @@ def copy_events(events: pl.DataFrame, *, min_text_chars: int, threshold: float) 
 
 def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Evidence) -> None:
     cfg, co = config.detector, config.coaction
-    if evidence.engine is not POLARS:
-        _add_signal_on_engine(events, signal, config, evidence)
-        return
-    # coaction_network + significant_pairs + objects_behind, in memory bounded by partitions of the pairs.
-    found = significant_coaction(
+    # coaction_network + significant_pairs + objects_behind without holding every pair (on either engine).
+    found = evidence.engine.significant(
         events,
         signal=signal,
         window_s=cfg.window_s,
@@ -215,24 +210,6 @@ def _add_signal(events: pl.DataFrame, signal: str, config: Config, evidence: _Ev
     log.info("%s: %d pairs tested, %d significant", signal, found.pairs_tested, significant.height)
     evidence.coaction.append(significant)
     behind = found.objects.with_columns(pl.lit(signal).alias("signal"))
-    evidence.objects.append(behind)
-    _add_found(events, signal, config, evidence, significant, behind)
-
-
-def _add_signal_on_engine(events: pl.DataFrame, signal: str, config: Config, evidence: _Evidence) -> None:
-    """The same evidence from another engine's co-action network (all pairs with their objects) and the in-memory test."""
-    cfg, co = config.detector, config.coaction
-    result = evidence.engine.coaction(
-        events, signal=signal, window_s=cfg.window_s, max_actors_per_window=co.max_actors_per_window,
-        normalize_urls=co.normalize_urls, tracking_params=co.tracking_params, keep_objects=True,
-    )
-    evidence.capped_events += result.capped_events
-    significant = significant_pairs(
-        result.pair_objects, result.activity, signal=signal, max_object_accounts=cfg.max_object_accounts,
-        min_objects=cfg.min_objects, fdr=cfg.fdr, min_lift=cfg.min_lift,
-    )
-    evidence.coaction.append(significant)
-    behind = result.pair_objects.join(significant.select("source", "target"), on=["source", "target"], how="semi").with_columns(pl.lit(signal).alias("signal"))
     evidence.objects.append(behind)
     _add_found(events, signal, config, evidence, significant, behind)
 

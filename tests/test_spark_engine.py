@@ -10,11 +10,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from detector.cli import main
-from detector.engines.spark import coaction_network_spark, spark_session
+from detector.engines import spark as spark_engine
+from detector.engines.spark import coaction_network_spark, significant_coaction_spark, spark_session
 from detector.simulate import simulate, write_simulation
 from features.coaction import coaction_network, signal_names
+from features.pair_evidence import significant_coaction
 
 pytestmark = pytest.mark.slow
 MASTER = "local[2]"
@@ -51,6 +54,57 @@ def test_every_signal_with_its_objects_and_the_viral_cap(spark, world):
         assert distributed.activity.equals(embedded.activity), signal
         capped_somewhere |= embedded.capped_events > 0
     assert capped_somewhere
+
+
+@pytest.fixture(scope="module")
+def repeated(world) -> pl.DataFrame:
+    """The world's events plus a second act of some accounts on objects they already acted on, minutes later."""
+    events = pl.read_parquet(world / "events.parquet")
+    again = events.gather_every(7).with_columns(pl.col("timestamp") + pl.duration(minutes=4))
+    return pl.concat([events, again])
+
+
+# Low thresholds so that many pairs pass, some objects are popular (more than 15 accounts) and
+# some (object, window) buckets are viral (more than 12 accounts).
+SIGNIFICANCE = dict(window_s=1800, max_object_accounts=15, min_objects=2, fdr=0.05, min_lift=1.0, max_actors_per_window=12)
+
+
+@pytest.mark.parametrize("signal", ["share", "url", "hashtag", "like"])
+def test_significance_on_spark_equals_the_embedded_path(spark, repeated, signal):
+    embedded = significant_coaction(repeated, signal=signal, **SIGNIFICANCE)
+    distributed = significant_coaction_spark(spark, repeated, signal=signal, **SIGNIFICANCE)
+    assert embedded.significant.height > 0
+    assert (distributed.capped_events, distributed.pairs_tested) == (embedded.capped_events, embedded.pairs_tested)
+    assert_frame_equal(distributed.significant, embedded.significant, check_exact=True)
+    assert_frame_equal(distributed.objects, embedded.objects, check_exact=True)
+
+
+def test_significance_on_spark_covers_popular_objects_repeats_and_the_cap(spark, repeated):
+    """The generated data exercise what the equality above is about, so it is not vacuous."""
+    acts = repeated.filter(pl.col("action") == "share").group_by("account_id", "target").len()
+    assert (acts["len"] > 1).any()
+    found = significant_coaction(repeated, signal="share", **SIGNIFICANCE)
+    assert (found.objects["object_accounts"] > SIGNIFICANCE["max_object_accounts"]).any()
+    assert found.capped_events > 0
+
+
+def test_significance_on_spark_with_colliding_object_hashes(spark, repeated, monkeypatch):
+    from pyspark.sql import functions as F
+
+    monkeypatch.setattr(spark_engine, "_hash_objects", lambda: F.lit(0).cast("long"))  # every object collides: keyed by strings
+    embedded = significant_coaction(repeated, signal="hashtag", **SIGNIFICANCE)
+    distributed = significant_coaction_spark(spark, repeated, signal="hashtag", **SIGNIFICANCE)
+    assert embedded.significant.height > 0
+    assert_frame_equal(distributed.significant, embedded.significant, check_exact=True)
+    assert_frame_equal(distributed.objects, embedded.objects, check_exact=True)
+
+
+def test_significance_on_spark_without_pairs(spark, repeated):
+    lonely = repeated.filter(pl.col("action") == "share").head(1)
+    found = significant_coaction_spark(spark, lonely, signal="share", **SIGNIFICANCE)
+    assert found.significant.is_empty() and found.objects.is_empty() and found.pairs_tested == 0
+    embedded = significant_coaction(lonely, signal="share", **SIGNIFICANCE)
+    assert (found.significant.schema, found.objects.schema) == (embedded.significant.schema, embedded.objects.schema)
 
 
 def test_network_command_on_spark_writes_the_same_file(world, tmp_path):

@@ -1,10 +1,12 @@
 """Where the detector's heavy stages run: in this process (polars, the default) or on Spark.
 
 An ``Engine`` names the stages that can move: the co-action network of one
-signal (``features.coaction.coaction_network``'s signature and result), the
-clustering of the fused pairs (``detector.cluster.cluster_accounts``'s) and the
-per-account behaviour features (``features.base.build_all``'s). Every engine
-gives the same answer; the tests hold Spark to it.
+signal (``features.coaction.coaction_network``'s signature and result), one
+signal's significant pairs and the objects behind them
+(``features.pair_evidence.significant_coaction``'s), the clustering of the fused
+pairs (``detector.cluster.cluster_accounts``'s) and the per-account behaviour
+features (``features.base.build_all``'s). Every engine gives the same answer;
+the tests hold Spark to it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from detector.cluster import cluster_accounts
 from detector.errors import UsageError
 from features.base import build_all
 from features.coaction import CoactionResult, coaction_network
+from features.pair_evidence import SignalEvidence, significant_coaction
 
 ENGINES = ("polars", "spark")
 DEFAULT_SPARK_MASTER = "local[*]"
@@ -34,6 +37,7 @@ class Engine:
 
     name: str = "polars"
     coaction: Callable[..., CoactionResult] = coaction_network
+    significant: Callable[..., SignalEvidence] = significant_coaction
     cluster: Callable[..., pl.DataFrame] = cluster_accounts
     features: Callable[..., pl.DataFrame] = _build_all
     spark_master: str | None = None
@@ -60,6 +64,7 @@ def make_engine(name: str = "polars", spark_master: str | None = None) -> Engine
     return Engine(
         name="spark",
         coaction=partial(spark.coaction_network_spark, session),
+        significant=partial(spark.significant_coaction_spark, session),
         cluster=partial(spark.cluster_accounts_spark, session),
         features=partial(spark.behaviour_features_spark, session),
         spark_master=master,

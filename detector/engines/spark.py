@@ -21,6 +21,13 @@ How it maps onto Spark:
 - Per pair and object the closest gap, per pair the distinct partnered events of
   each side: minimum and distinct counts, which no duplicate can change, so no
   ordering of equal timestamps is needed.
+
+``significant_coaction_spark`` returns exactly what
+``features.pair_evidence.significant_coaction`` returns (the significant pairs
+and the objects behind them) and, like it, never gathers every pair: the pairs
+and their statistics stay on the executors, and the driver receives only
+per-account and per-degree tables, two sums, the pairs whose p-value can pass
+Benjamini-Hochberg, and the objects behind the pairs that do.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 
 import polars as pl
@@ -37,6 +45,8 @@ from detector.errors import UsageError
 from detector.schema import NETWORK, empty_frame
 from features.coaction import CoactionResult, check_signal, signal_columns, signal_events
 from features.normalize import DEFAULT_TRACKING_PARAMS
+from features.pair_evidence import SignalEvidence, _bh_cutoff
+from features.significance import EVIDENCE, EVIDENCE_UNIT, null_rate, rarity_units
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +72,8 @@ def spark_session(master: str = DEFAULT_MASTER, *, app_name: str = "coordetect")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        # The pair tables come back to the driver for the significance test; 1 GiB (Spark's default)
-        # is too little from about a million events. COORDETECT_SPARK_MAX_RESULT sets it (0 = no limit).
+        # `coordetect network` brings every pair back to the driver; 1 GiB (Spark's default) is too
+        # little from about a million events. COORDETECT_SPARK_MAX_RESULT sets it (0 = no limit).
         .config("spark.driver.maxResultSize", os.environ.get("COORDETECT_SPARK_MAX_RESULT", "8g"))
     )
     if master.startswith("local"):
@@ -98,6 +108,13 @@ def _to_polars(frame) -> pl.DataFrame:
     return pl.from_arrow(frame.toArrow())
 
 
+def _bucket(window_us: int):
+    """The row's time bucket, one window wide (``ts // window``, as the embedded engine cuts it)."""
+    from pyspark.sql import functions as F
+
+    return F.floor(F.col("ts") / max(window_us, 1)).cast("long").alias("bucket")
+
+
 def coaction_network_spark(
     spark,
     events: pl.DataFrame,
@@ -116,7 +133,7 @@ def coaction_network_spark(
 
     check_signal(events, signal)
     window_us = window_s * _US_PER_S
-    rows = _signal_rows(spark, events, signal, normalize_urls, tuple(tracking_params)).withColumn("bucket", F.floor(F.col("ts") / max(window_us, 1)).cast("long"))
+    rows = _signal_rows(spark, events, signal, normalize_urls, tuple(tracking_params)).withColumn("bucket", _bucket(window_us))
     rows = rows.persist()
     crowded = (
         rows.groupBy("object", "bucket").agg(F.countDistinct("account_id").alias("actors")).filter(F.col("actors") > max_actors_per_window).select("object", "bucket")
@@ -182,6 +199,212 @@ def coaction_network_spark(
     )
     activity = activity.select("account_id", pl.col("objects").cast(pl.Int64), pl.col("events").cast(pl.Int64)).sort("account_id")
     return CoactionResult(edges=result.edges, capped_events=result.capped_events, capped_objects=result.capped_objects, pair_objects=pair_objects, activity=activity)
+
+
+BEHIND: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "target": pl.String(),
+    "object": pl.String(),
+    "object_accounts": pl.Int64(),
+    "gap_s": pl.Float64(),
+}
+
+
+def significant_coaction_spark(
+    spark,
+    events: pl.DataFrame,
+    *,
+    signal: str,
+    window_s: int,
+    max_object_accounts: int,
+    min_objects: int = 2,
+    fdr: float = 0.01,
+    min_lift: float = 1.0,
+    max_actors_per_window: int = 5000,
+    pairs_per_chunk: int = 5_000_000,
+    normalize_urls: bool = True,
+    tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS,
+) -> SignalEvidence:
+    """``features.pair_evidence.significant_coaction`` (same arguments and result) computed by ``spark``.
+
+    ``pairs_per_chunk`` is accepted for the common signature and unused: Spark
+    partitions the pairs itself. The passes are ``significant_coaction``'s:
+
+    1. the driver gathers each account's distinct objects (its code, in name
+       order, and the null model's activity) and the distinct object degrees,
+       and turns the degrees into rarity units with ``rarity_units`` itself (so
+       the integers are the embedded engine's bit for bit); objects with more
+       than ``max_object_accounts`` accounts are not paired; the executors pair
+       the rest and reduce them to per-pair objects and units;
+    2. two integer sums give the null rate; the executors compute each pair's
+       p-value (the same polars and scipy expressions) and only pairs with
+       p-value at most ``fdr`` come back, with the count of all tests, for the
+       Benjamini-Hochberg cutoff and the filters;
+    3. the objects behind the significant pairs (popular ones included) are
+       rebuilt from those pairs' accounts' rows, and their median gaps computed
+       on the driver.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    del pairs_per_chunk
+    check_signal(events, signal)
+    started = time.perf_counter()
+    window_us = window_s * _US_PER_S
+    raw = _signal_rows(spark, events, signal, normalize_urls, tuple(tracking_params)).persist(StorageLevel.MEMORY_AND_DISK)
+    cached = [raw]
+    try:
+        # Accounts coded in name order, as the embedded engine codes them, so lo < hi is source < target.
+        accounts = _to_polars(raw.groupBy("account_id").agg(F.count_distinct("object").alias("n")))
+        if accounts.is_empty():
+            return SignalEvidence(pl.DataFrame(schema=EVIDENCE), pl.DataFrame(schema=BEHIND), capped_events=0, pairs_tested=0)
+        accounts = accounts.sort("account_id").with_row_index("acc").select(pl.col("acc").cast(pl.Int64), "account_id", pl.col("n").cast(pl.Float64))
+        n = accounts["n"]
+        possible = (float(n.sum()) ** 2 - float((n * n).sum())) / 2.0
+        codes = spark.createDataFrame(accounts.to_arrow())
+        rows = raw.join(F.broadcast(codes.select("account_id", "acc")), "account_id").select("event", "acc", "object", "ts", _bucket(window_us))
+
+        # Objects keyed by a 64-bit hash when it is proven exact on this input (else by the string).
+        degree = rows.groupBy("object").agg(F.count_distinct("acc").alias("object_accounts")).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(degree)
+        check = degree.agg(
+            F.count(F.lit(1)).alias("objects"), F.count_distinct(_hash_objects()).alias("keys"), F.collect_set("object_accounts").alias("degrees")
+        ).first()
+        key = _hash_objects() if check["objects"] == check["keys"] else F.col("object")
+        # Rarity units from the distinct degrees (a few thousand at most), by the embedded engine's own expression.
+        degrees = pl.DataFrame({"object_accounts": check["degrees"]}, schema={"object_accounts": pl.Int64()})
+        units = degrees.select("object_accounts", rarity_units(pl.col("object_accounts"), accounts.height).alias("units"))
+        objects = degree.withColumn("key", key).join(F.broadcast(spark.createDataFrame(units.to_arrow())), "object_accounts")
+        rows = rows.withColumn("key", key)
+        log.debug("%s: %d accounts, %d objects (%d degrees) in %.1f s", signal, accounts.height, check["objects"], degrees.height, time.perf_counter() - started)
+
+        # Viral (object, bucket)s are few (each has more than max_actors_per_window accounts): they come to the driver.
+        crowded = _to_polars(
+            rows.groupBy("key", "bucket").agg(F.count_distinct("acc").alias("actors")).filter(F.col("actors") > max_actors_per_window).select("key", "bucket")
+        )
+        capped_events = 0
+        if crowded.height:
+            crowded = F.broadcast(spark.createDataFrame(crowded.to_arrow()))
+            capped_events = int(rows.join(crowded, ["key", "bucket"], "left_semi").agg(F.count_distinct("event")).first()[0])
+            rows = rows.join(crowded, ["key", "bucket"], "left_anti")
+        kept = rows.select("acc", "key", "ts", "bucket").persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(kept)
+
+        # Pass 1: per pair, its objects and their summed units (popular objects are not paired).
+        rare = kept.join(objects.filter(F.col("object_accounts") <= max_object_accounts).select("key", "units"), "key")
+        # Each row meets the rows of its own bucket and of the next: an unordered pair of rows in
+        # neighbouring buckets is met once, one in the same bucket twice (kept in account order).
+        left = rare.select(
+            "key", F.col("bucket").alias("home"), F.explode(F.array(F.col("bucket"), F.col("bucket") + 1)).alias("bucket"),
+            F.col("acc").alias("a"), F.col("ts").alias("ts_a"), "units",
+        )
+        right = rare.select("key", "bucket", F.col("acc").alias("b"), F.col("ts").alias("ts_b"))
+        stats = (
+            left.join(right, ["key", "bucket"])
+            .filter(
+                ((F.col("a") < F.col("b")) | ((F.col("a") > F.col("b")) & (F.col("home") != F.col("bucket"))))
+                & (F.abs(F.col("ts_b") - F.col("ts_a")) <= window_us)
+            )
+            .select(F.least("a", "b").alias("lo"), F.greatest("a", "b").alias("hi"), "key", "units")
+            .dropDuplicates(["lo", "hi", "key"])
+            .groupBy("lo", "hi")
+            .agg(F.count(F.lit(1)).alias("objects"), F.sum("units").alias("units"))
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        cached.append(stats)
+        totals = stats.agg(F.count(F.lit(1)).alias("m"), F.sum("units").alias("units")).first()
+        m, kappa = int(totals["m"]), null_rate(int(totals["units"] or 0), possible)
+        log.debug("%s: pass 1, %d pairs, %d capped events, at %.1f s", signal, m, capped_events, time.perf_counter() - started)
+
+        # Pass 2: p-values on the executors; only those <= fdr can pass Benjamini-Hochberg over all m tests.
+        tested = (
+            stats.join(F.broadcast(codes.select(F.col("acc").alias("lo"), F.col("n").alias("n_source"))), "lo")
+            .join(F.broadcast(codes.select(F.col("acc").alias("hi"), F.col("n").alias("n_target"))), "hi")
+            .select("lo", "hi", "objects", "units", "n_source", "n_target")
+        )
+        schema = "lo long, hi long, objects long, units long, evidence double, expected double, p_value double"
+        found = _to_polars(tested.mapInArrow(_p_values(kappa, fdr), schema))
+        log.debug("%s: pass 2, %d candidates, at %.1f s", signal, found.height, time.perf_counter() - started)
+        if found.height:
+            cutoff = _bh_cutoff(found["p_value"].to_numpy(), m, fdr)
+            found = found.filter(
+                (pl.col("p_value") <= cutoff) & (pl.col("objects") >= min_objects) & (pl.col("objects") >= min_lift * pl.col("expected"))
+            )
+        if found.is_empty():
+            return SignalEvidence(pl.DataFrame(schema=EVIDENCE), pl.DataFrame(schema=BEHIND), capped_events=capped_events, pairs_tested=m)
+
+        # Pass 3: every object behind the significant pairs (closest in-window gap, outside viral buckets).
+        pairs = F.broadcast(spark.createDataFrame(found.select("lo", "hi").to_arrow()))
+        mine = kept.select(F.col("acc").alias("lo"), "key", F.col("ts").alias("ts_lo")).join(pairs, "lo")
+        theirs = kept.select(F.col("acc").alias("hi"), "key", F.col("ts").alias("ts_hi"))
+        behind = _to_polars(
+            mine.join(theirs, ["hi", "key"])
+            .select("lo", "hi", "key", F.abs(F.col("ts_hi") - F.col("ts_lo")).alias("gap_us"))
+            .filter(F.col("gap_us") <= window_us)
+            .groupBy("lo", "hi", "key")
+            .agg(F.min("gap_us").alias("gap_us"))
+            .join(objects.select("key", "object", F.col("object_accounts").cast("long")), "key")
+            .drop("key")
+        )
+        log.debug("%s: pass 3, %d objects behind %d pairs, at %.1f s", signal, behind.height, found.height, time.perf_counter() - started)
+    finally:
+        for frame in cached:
+            frame.unpersist()
+    return _named_evidence(found, behind, accounts, signal=signal, max_object_accounts=max_object_accounts, capped_events=capped_events, pairs_tested=m)
+
+
+def _hash_objects():
+    """64-bit hashes of the ``object`` column (a seam so tests can force collisions)."""
+    from pyspark.sql import functions as F
+
+    return F.xxhash64("object")
+
+
+def _p_values(kappa: float, fdr: float):
+    """The executors' pass 2: ``pair_evidence.significant_coaction``'s expectation and Poisson tail, pairs with p <= ``fdr``."""
+
+    def test(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from scipy.stats import poisson
+
+        for batch in batches:
+            tested = (
+                pl.from_arrow(batch)
+                .with_columns((pl.col("units") * EVIDENCE_UNIT).alias("evidence"))
+                .with_columns((pl.col("n_source") * pl.col("n_target") * kappa / (pl.col("evidence") / pl.col("objects"))).alias("expected"))
+            )
+            p_values = poisson.sf(tested["objects"].to_numpy() - 1, tested["expected"].to_numpy())
+            kept = tested.with_columns(pl.Series("p_value", p_values, dtype=pl.Float64)).filter(pl.col("p_value") <= fdr)
+            yield from kept.select("lo", "hi", "objects", "units", "evidence", "expected", "p_value").to_arrow().to_batches()
+
+    return test
+
+
+def _named_evidence(
+    found: pl.DataFrame, behind: pl.DataFrame, accounts: pl.DataFrame, *, signal: str, max_object_accounts: int, capped_events: int, pairs_tested: int
+) -> SignalEvidence:
+    """The significant pairs (``EVIDENCE``, median gap over their counted objects) and the objects behind them, by name."""
+    gap_s = (pl.col("gap_us") / _US_PER_S).cast(pl.Float64)
+    medians = behind.filter(pl.col("object_accounts") <= max_object_accounts).group_by("lo", "hi").agg(gap_s.median().alias("median_gap_s"))
+    names = accounts.select("acc", "account_id")
+    source = names.rename({"acc": "lo", "account_id": "source"})
+    target = names.rename({"acc": "hi", "account_id": "target"})
+    significant = (
+        found.join(medians, on=["lo", "hi"], how="left")
+        .join(source, on="lo")
+        .join(target, on="hi")
+        .with_columns(pl.lit(signal).alias("signal"))
+        .select(list(EVIDENCE))
+        .sort("source", "target")
+        .cast(EVIDENCE)
+    )
+    objects = (
+        behind.join(source, on="lo")
+        .join(target, on="hi")
+        .select("source", "target", "object", "object_accounts", gap_s.alias("gap_s"))
+        .sort("source", "target", "object")
+        .cast(BEHIND)
+    )
+    return SignalEvidence(significant=significant, objects=objects, capped_events=capped_events, pairs_tested=pairs_tested)
 
 
 def cluster_accounts_spark(spark, fused: pl.DataFrame, **params) -> pl.DataFrame:
