@@ -282,11 +282,14 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     pair_coaction = coaction.group_by("source", "target").agg(
         (pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"), pl.col("evidence").sum().alias("coaction_strength")
     )
+    evidence.report("score: cluster facts")
     flags = _member_flags(labels, evidence)
     coacted = coacted_objects(labels, evidence.objects)
     facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors))
     scored = score_clusters(facts, threshold=config.score.threshold)
+    evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, coacted, config)
+    evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
     cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
@@ -339,7 +342,10 @@ def _expand(
     if not flagged or not evidence.incidences:
         return labels, made[0], pl.DataFrame(schema=MEMBERS)
     # Merged once here: each test below would otherwise merge and deduplicate millions of rows again.
-    incidences = on_objects(pl.concat([frame for frame in evidence.incidences if frame.height] or [pl.DataFrame(schema=INCIDENCES)]))
+    # The per-signal frames are let go (nothing after the group test reads them): they are as large as the merge.
+    frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
+    incidences = on_objects(pl.concat(frames or [pl.DataFrame(schema=INCIDENCES)]))
+    del frames
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
     coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
     checked = pl.DataFrame(schema=MEMBERS)
