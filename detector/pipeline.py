@@ -348,6 +348,7 @@ def _expand(
     del frames
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
     coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
+    incidences, coacted = _hashed_objects(incidences, coacted)
     checked = pl.DataFrame(schema=MEMBERS)
     if cfg.group_member_level > 0:
         checked = group_members(
@@ -390,6 +391,22 @@ def _expand(
         )
     dropped = checked.filter(~pl.col("kept")).join(labels.filter(pl.col("cluster_id") < 0), on="account_id", how="semi")
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
+
+
+def _hashed_objects(incidences: pl.DataFrame, coacted: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Objects as 64-bit hashes for the group test (which never shows them), when that is provably exact here.
+
+    The group test holds several frames of the merged incidences; an object name
+    (post id, URL, text family) is tens of bytes, its hash eight. Exact when the
+    distinct hashes are as many as the distinct names (every co-acted object is
+    one of the incidences'); otherwise the names are kept.
+    """
+    key = pl.col("object").hash(seed=20_260_328).alias("object")
+    hashed = incidences.with_columns(key)
+    if hashed["object"].n_unique() != incidences["object"].n_unique():
+        log.info("object hash collision in the group test; comparing names instead")
+        return incidences, coacted
+    return hashed, None if coacted is None else coacted.with_columns(key)
 
 
 COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
