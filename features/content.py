@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,11 +123,12 @@ class NearDupParams:
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: a bijection of uint64 whose output bits all depend on every input bit."""
-    x = x ^ (x >> _U64(30))
-    x = x * _U64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> _U64(27))
-    x = x * _U64(0x94D049BB133111EB)
-    return x ^ (x >> _U64(31))
+    x = x ^ (x >> _U64(30))  # a new array: the input is left alone; the rest works in place
+    x *= _U64(0xBF58476D1CE4E5B9)
+    x ^= x >> _U64(27)
+    x *= _U64(0x94D049BB133111EB)
+    x ^= x >> _U64(31)
+    return x
 
 
 def _text_bytes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -169,18 +171,18 @@ def _windows(padded: np.ndarray, n: int, k: int) -> np.ndarray:
 
 
 def _shingle_hashes(data: np.ndarray, starts: np.ndarray, lens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mixed 64-bit hash of every k-byte window of every text (a shorter text is one shingle): (hashes, text index)."""
-    n_shingles = np.where(lens >= k, lens - k + 1, 1)
-    which = np.repeat(np.arange(len(lens)), n_shingles)
-    # Polynomial hash of the window starting at every byte, over the contiguous
-    # buffer (k shifted passes, no gathers); windows that run past their text
-    # are dropped below, except a short text's only window, rehashed masked.
+    """64-bit hash of every k-byte window of every text (a shorter text is one shingle): (hashes, text index).
+
+    In no particular order: callers only take minima and counts.
+    """
+    # Hash of the window starting at every byte of the contiguous buffer (no
+    # gathers), then only the windows that start and end inside one text kept;
+    # a short text's only window is rehashed with the bytes past its end masked.
     padded = np.concatenate([data, np.zeros(max(k, 8), np.uint8)])
-    rolling = _windows(padded, len(data), k)
-    first = np.cumsum(n_shingles) - n_shingles
-    pos = starts[which] + (np.arange(len(which)) - first[which])
-    h = rolling[pos] if len(data) else np.zeros(len(which), _U64)
-    short = np.flatnonzero(lens < k)
+    long = lens >= k
+    h = _windows(padded, len(data), k)[_window_inside(starts, lens, k, len(data))]
+    which = np.repeat(np.arange(len(lens)), np.where(long, lens - k + 1, 0))
+    short = np.flatnonzero(~long)
     if len(short):
         hs = np.zeros(len(short), _U64)
         for j in range(k):
@@ -188,24 +190,51 @@ def _shingle_hashes(data: np.ndarray, starts: np.ndarray, lens: np.ndarray, k: i
             byte = padded[np.minimum(starts[short] + j, len(padded) - 1)].astype(_U64)
             hs = _step(hs, np.where(inside, byte, _U64(0)), j, k)
         # The length keeps "ab" apart from "ab" followed by NUL bytes.
-        h[first[short]] = hs ^ (lens[short].astype(_U64) << _U64(56))
+        h = np.concatenate([h, hs ^ (lens[short].astype(_U64) << _U64(56))])
+        which = np.concatenate([which, short])
     return h, which
+
+
+def _window_inside(starts: np.ndarray, lens: np.ndarray, k: int, n_bytes: int) -> np.ndarray:
+    """Per byte of the texts' buffer: does a ``k``-byte window starting there end inside its text?
+
+    The others are the last ``k - 1`` bytes of a text and every byte of a text
+    shorter than ``k``: disjoint ranges, marked +1 at their start and -1 at
+    their end and summed up.
+    """
+    ends = starts + lens
+    lo = np.where(lens >= k, ends - (k - 1), starts)
+    lo, ends = lo[lo < ends], ends[lo < ends]  # non-empty ranges: their starts, and their ends, are distinct
+    edge = np.zeros(n_bytes + 1, np.int8)
+    edge[lo] = 1
+    edge[ends] -= 1  # where one range ends as the next begins, the sum stays 1
+    return np.cumsum(edge[:-1], dtype=np.int8) == 0
 
 
 def _densify(bins: np.ndarray) -> np.ndarray:
     """Rotation densification: an empty bin takes the next filled bin to its right (circularly), offset by the distance.
 
-    Every row must have a filled bin. Returns 16-bit values.
+    Every row must have a filled bin. Returns 16-bit values. Positions are int16
+    when they fit and the arithmetic is in place: this touches every bin of
+    every text (few rows have no empty bin, so there is no shortcut for them).
     """
     p = bins.shape[1]
-    filled = bins != _EMPTY_BIN
-    nearest = np.minimum.accumulate(np.where(filled, np.arange(p), 2 * p)[:, ::-1], axis=1)[:, ::-1]
-    # Past the last filled bin, wrap around to the first one.
-    nearest = np.where(nearest == 2 * p, nearest[:, :1] + p, nearest)
-    dist = (nearest - np.arange(p)).astype(_U64)
-    value = np.take_along_axis(bins, nearest % p, axis=1)
+    pos = np.int16 if 2 * p < 1 << 15 else np.int64
+    col = np.arange(p, dtype=pos)
+    nearest = np.minimum.accumulate(np.where(bins != _EMPTY_BIN, col, pos(2 * p))[:, ::-1], axis=1)[:, ::-1]
+    # Past the last filled bin, wrap around to the first one (p further on).
+    nearest = np.minimum(nearest, nearest[:, :1] + pos(p))
+    value = np.take_along_axis(bins, nearest % pos(p), axis=1)
+    value += (nearest - col).astype(_U64) * _GOLDEN
     # Multiply-shift to 16 bits: equal (value, distance) stay equal, others collide 1/65536.
-    return (((value + dist * _GOLDEN) * _U64(0xD6E8FEB86659FD93)) >> _U64(48)).astype(np.uint16)
+    value *= _U64(0xD6E8FEB86659FD93)
+    value >>= _U64(48)
+    return value.astype(np.uint16)
+
+
+def _sketch_index(x: np.ndarray) -> np.ndarray:
+    """The count-sketch counter of each mixed shingle hash: its top bits (as int64, the same bits: they fit)."""
+    return (x >> _U64(64 - _SKETCH_BITS)).view(np.int64)
 
 
 def _chunks(offsets: np.ndarray) -> list[tuple[int, int]]:
@@ -241,7 +270,7 @@ def minhash_signatures(
         return _mix(h ^ salt), which
 
     limit = max(COMMON_FLOOR, max_shingle_share * n)
-    counts = None
+    common = None
     if n > limit:  # with fewer texts, no shingle can be common (barring repeats inside a text)
         # Count-sketch of shingle frequencies (2**24 counters): a rare shingle
         # shares a counter with a common one with small probability, and then
@@ -249,16 +278,18 @@ def minhash_signatures(
         counts = np.zeros(1 << _SKETCH_BITS, np.int64)
         for lo, hi in chunks:
             x, _ = hashed(lo, hi)
-            counts += np.bincount((x >> _U64(64 - _SKETCH_BITS)).astype(np.int64), minlength=1 << _SKETCH_BITS)
+            counts += np.bincount(_sketch_index(x), minlength=1 << _SKETCH_BITS)
+        common = counts > limit  # 16 MiB instead of 128: looked up once per shingle, it stays in cache far more
+        del counts
     out = np.zeros((n, n_bins), np.uint16)
     valid = np.zeros(n, bool)
     for lo, hi in chunks:
         x, which = hashed(lo, hi)
-        if counts is not None:
-            keep = counts[(x >> _U64(64 - _SKETCH_BITS)).astype(np.int64)] <= limit
+        if common is not None:
+            keep = ~common[_sketch_index(x)]
             x, which = x[keep], which[keep]
         # Multiply-shift picks the bin from the high half; the low half is the value.
-        b = (((x >> _U64(32)) * _U64(n_bins)) >> _U64(32)).astype(np.int64)
+        b = (((x >> _U64(32)) * _U64(n_bins)) >> _U64(32)).view(np.int64)  # below n_bins: the same bits as int64
         bins = np.full((hi - lo) * n_bins, _EMPTY_BIN, _U64)
         np.minimum.at(bins, which * n_bins + b, x & _MASK32)
         bins = bins.reshape(hi - lo, n_bins)
@@ -271,34 +302,28 @@ def minhash_signatures(
 # ---------------------------------------------------------------- LSH
 
 
-def _band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(n, bands) uint64: one key per band from its ``rows`` 16-bit values."""
-    n = sig.shape[0]
-    keys = np.zeros((n, bands), _U64)
+def _band_key(sig: np.ndarray, texts: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """uint64 key of band ``band`` (bins ``band * rows`` onwards, ``rows`` of them) for each of ``texts``."""
+    values = sig[texts, band * rows : (band + 1) * rows]
+    key = np.zeros(len(texts), _U64)
     for r in range(rows):
-        keys = keys * _POLY + sig[:, r::rows][:, :bands].astype(_U64) + _U64(1)
-    return _mix(keys)
-
-
-def _bucket_members(rows: np.ndarray, keys: np.ndarray, band: int, params: NearDupParams) -> tuple[pl.DataFrame, int]:
-    """``t, key``: the texts of one band that share their key with another text, outside oversized buckets; and how many buckets were skipped."""
-    frame = pl.DataFrame({"t": rows.astype(np.int64), "key": keys[:, band]})
-    frame = frame.filter(pl.col("key").is_duplicated()).with_columns(pl.len().over("key").alias("size"))
-    big = frame["size"] > params.max_bucket_size
-    return frame.filter(~big).select("t", "key"), int(frame.filter(big)["key"].n_unique())
+        key *= _POLY
+        key += values[:, r]
+        key += _U64(1)
+    return _mix(key)
 
 
 def _candidate_pairs(sig: np.ndarray, valid: np.ndarray, params: NearDupParams) -> pl.DataFrame:
     """Distinct text pairs (t1 < t2) that share a band key; oversized buckets are skipped."""
     rows = np.flatnonzero(valid)
-    keys = _band_keys(sig[rows], params.bands, params.rows)
     # Pairs packed as t1 << 32 | t2 (text indices fit in 32 bits) and made distinct after every
     # band: near-copies agree on most bands, so the bands' lists repeat each pair up to ``bands``
     # times (1.3 billion rows for 66 million pairs at 10M simulated events).
     found, skipped = pl.Series("pair", [], dtype=pl.UInt64), 0
     for band in range(params.bands):
-        frame, big = _bucket_members(rows, keys, band, params)
+        members, size, big = _buckets(rows, _band_key(sig, rows, band, params.rows), params.max_bucket_size)
         skipped += big
+        frame = pl.DataFrame({"t": members, "key": np.repeat(np.arange(len(size)), size)})
         pairs = frame.join(frame, on="key", suffix="2").filter(pl.col("t") < pl.col("t2"))
         packed = pairs.select((pl.col("t").cast(pl.UInt64) * (1 << 32) + pl.col("t2").cast(pl.UInt64)).alias("pair")).to_series()
         found = pl.concat([found, packed]).unique()
@@ -309,15 +334,102 @@ def _candidate_pairs(sig: np.ndarray, valid: np.ndarray, params: NearDupParams) 
     )
 
 
+def _min_agreements(n_bins: int, threshold: float) -> int:
+    """Fewest agreeing bins (of ``n_bins``) whose Jaccard estimate reaches ``threshold``; ``n_bins + 1`` if none.
+
+    The float test is made once per possible count, just as it would be made
+    per pair (the share of agreeing bins, less chance agreement); it only rises
+    with the count, so comparing counts with this one makes the same decisions.
+    """
+    agree = np.arange(n_bins + 1) / n_bins
+    ok = (agree - _B_BITS_CHANCE) / (1 - _B_BITS_CHANCE) >= threshold - 1e-12
+    return int(np.argmax(ok)) if ok.any() else n_bins + 1
+
+
+def _agreements(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair (``a[i]``, ``b[i]``), in how many columns their rows of ``table`` are equal."""
+    count = np.int16 if table.shape[1] < 1 << 15 else np.int64
+    return (table.take(a, axis=0) == table.take(b, axis=0)).sum(axis=1, dtype=count)
+
+
+def _prefilter(sig: np.ndarray) -> np.ndarray:
+    """The low byte of each text's first 64 bins: one 64-byte row per text, for ``_near``."""
+    return sig[:, :64].astype(np.uint8)
+
+
+def _near(sig: np.ndarray, head: np.ndarray, a: np.ndarray, b: np.ndarray, need: int) -> np.ndarray:
+    """Positions ``i`` of the pairs (``a[i]``, ``b[i]``) whose signatures agree in at least ``need`` bins.
+
+    ``head`` rules out most candidates reading 64 bytes per text instead of two
+    per bin: a pair that agrees in a bin agrees in its low byte, so a pair
+    agreeing in fewer than ``need - (bins not in head)`` of the head's cannot
+    reach ``need``.
+    """
+    maybe = np.flatnonzero(_agreements(head, a, b) >= need - (sig.shape[1] - head.shape[1]))
+    return maybe[_agreements(sig, a[maybe], b[maybe]) >= need]
+
+
 def _verify(sig: np.ndarray, pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """The candidate pairs whose estimated Jaccard similarity reaches ``threshold``."""
     t1, t2 = pairs["t1"].to_numpy(), pairs["t2"].to_numpy()
+    need, head = _min_agreements(sig.shape[1], threshold), _prefilter(sig)
     keep = np.zeros(len(t1), bool)
     for lo in range(0, len(t1), _PAIRS_PER_CHUNK):
-        a, b = t1[lo : lo + _PAIRS_PER_CHUNK], t2[lo : lo + _PAIRS_PER_CHUNK]
-        agree = (sig[a] == sig[b]).mean(axis=1)
-        keep[lo : lo + len(a)] = (agree - _B_BITS_CHANCE) / (1 - _B_BITS_CHANCE) >= threshold - 1e-12
+        keep[lo + _near(sig, head, t1[lo : lo + _PAIRS_PER_CHUNK], t2[lo : lo + _PAIRS_PER_CHUNK], need)] = True
     return pairs.filter(pl.Series(keep))
+
+
+def _buckets(rows: np.ndarray, key: np.ndarray, max_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """One band's buckets of two or more texts, those over ``max_size`` left out.
+
+    Returns the texts bucket after bucket, each bucket's size, and how many
+    buckets were left out (each counted once, as the log line reports them).
+    """
+    frame = pl.DataFrame({"t": rows, "key": key}).filter(pl.col("key").is_duplicated()).sort("key")
+    t, k = frame["t"].to_numpy(), frame["key"].to_numpy()
+    first = np.ones(len(k), bool)  # the first member of each bucket
+    first[1:] = k[1:] != k[:-1]
+    size = np.diff(np.append(np.flatnonzero(first), len(k)))
+    big = size > max_size
+    return t[np.repeat(~big, size)], size[~big], int(big.sum())
+
+
+def _pairs_within(size: np.ndarray, limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every pair of positions ``i < j`` in one bucket, buckets of ``size`` laid end to end; about ``limit`` pairs at a time."""
+    end = np.repeat(np.cumsum(size), size)
+    partners = end - np.arange(len(end)) - 1  # the later members of its bucket
+    before = np.cumsum(partners) - partners
+    lo = 0
+    while lo < len(end):
+        hi = max(lo + 1, int(np.searchsorted(before, before[lo] + limit, side="right")))
+        i = np.repeat(np.arange(lo, hi), partners[lo:hi])
+        yield i, i + 1 + np.arange(len(i)) - (before[i] - before[lo])
+        lo = hi
+
+
+def _near_across_families(
+    sig: np.ndarray, head: np.ndarray, need: int, members: np.ndarray, size: np.ndarray, family: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The near pairs (``a[i]``, ``b[i]``) among one band's buckets (``_buckets``) whose texts are in different families."""
+    group = family[members]
+    found_a, found_b = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for i, j in _pairs_within(size, _PAIRS_PER_CHUNK):
+        apart = np.flatnonzero(group[i] != group[j])
+        a, b = members[i[apart]], members[j[apart]]
+        near = _near(sig, head, a, b, need)
+        found_a.append(a[near])
+        found_b.append(b[near])
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def _merged(family: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Family labels after joining the families of ``a[i]`` and ``b[i]`` for every ``i``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(family)
+    _, label = connected_components(coo_matrix((np.ones(len(a)), (family[a], family[b])), shape=(n, n)), directed=False)
+    return label[family]
 
 
 # ---------------------------------------------------------------- texts to accounts
@@ -352,42 +464,25 @@ def _near_text_components(texts: pl.Series, params: NearDupParams) -> np.ndarray
 
     Bands are taken one at a time with the families found so far: a candidate
     pair whose texts are already in one family cannot change any family, so it
-    is neither verified nor kept. Near-copies agree on most bands, so after the
-    first band almost every candidate pair is such a pair, and the millions of
-    distinct pairs ``_near_text_pairs`` holds at once never exist. Gives the
-    components of that function's pairs exactly.
+    is neither verified nor kept (any order of the pairs gives the same
+    components). Near-copies agree on most bands, so after the first band
+    almost every near pair is such a pair; the millions of distinct pairs
+    ``_near_text_pairs`` holds at once never exist, and what is left to verify
+    is mostly unrelated texts sharing a rare word, which ``_near`` rules out cheaply.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     sig, valid = minhash_signatures(
         texts, n_bins=params.bands * params.rows, shingle_size=params.shingle_size, seed=params.seed, max_shingle_share=params.max_shingle_share
     )
-    n = len(valid)
-    family = np.arange(n)  # a member text's index names each family
+    family = np.arange(len(valid))  # a member text's index names each family
     rows = np.flatnonzero(valid)
-    keys = _band_keys(sig[rows], params.bands, params.rows)
+    need, head = _min_agreements(sig.shape[1], params.threshold), _prefilter(sig)
     skipped = 0
     for band in range(params.bands):
-        frame, big = _bucket_members(rows, keys, band, params)
+        members, size, big = _buckets(rows, _band_key(sig, rows, band, params.rows), params.max_bucket_size)
         skipped += big
-        frame = frame.with_columns(pl.Series("f", family[frame["t"].to_numpy()]))
-        pairs = (
-            frame.lazy()
-            .join(frame.lazy(), on="key", suffix="2")
-            .filter((pl.col("t") < pl.col("t2")) & (pl.col("f") != pl.col("f2")))
-            .select(pl.col("t").alias("t1"), "t2")  # one key per text and band: each pair once
-            .collect()
-        )
-        if pairs.is_empty():
-            continue
-        near = _verify(sig, pairs, params.threshold)
-        if near.is_empty():
-            continue
-        a, b = family[near["t1"].to_numpy()], family[near["t2"].to_numpy()]
-        merged = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-        _, label = connected_components(merged, directed=False)
-        family = label[family]
+        a, b = _near_across_families(sig, head, need, members, size, family)
+        if len(a):
+            family = _merged(family, a, b)
     if skipped:
         log.info("near-duplicates: %d LSH buckets above max_bucket_size=%d skipped", skipped, params.max_bucket_size)
     return family
