@@ -114,14 +114,16 @@ def pairs_inside(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _member_links(graph: sp.csr_matrix, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: links to each cluster's members (n x k) and the cluster sizes."""
+def _member_links(graph: sp.csr_matrix, labels: np.ndarray) -> tuple[sp.coo_matrix, np.ndarray]:
+    """Per account, its links to each cluster's members (sparse n x k: a dense one is gigabytes at 10M events) and the cluster sizes."""
     k = int(labels.max()) + 1
     rows = np.flatnonzero(labels >= 0)
     membership = sp.csr_matrix((np.ones(len(rows)), (rows, labels[rows])), shape=(len(labels), k))
     adjacency = graph.copy()
     adjacency.data = np.ones_like(adjacency.data)
-    return (adjacency @ membership).toarray(), np.bincount(labels[rows], minlength=k)
+    links = (adjacency @ membership).tocoo()
+    links.sum_duplicates()
+    return links, np.bincount(labels[rows], minlength=k)
 
 
 def _trim_weak_members(graph: sp.csr_matrix, labels: np.ndarray, *, share: float, min_cluster_size: int) -> np.ndarray:
@@ -135,12 +137,15 @@ def _trim_weak_members(graph: sp.csr_matrix, labels: np.ndarray, *, share: float
     if not (labels >= 0).any():
         return labels
     links, sizes = _member_links(graph, labels)
+    own = links.col == labels[links.row]
+    links_to_own = np.zeros(len(labels))
+    links_to_own[links.row[own]] = links.data[own]
     out = labels.copy()
     for c in range(len(sizes)):
         members = np.flatnonzero(labels == c)
         if len(members) < 2:
             continue
-        frac = links[members, c] / (len(members) - 1)
+        frac = links_to_own[members] / (len(members) - 1)
         weak = frac < share * np.median(frac)
         out[members[weak]] = -1
         if len(members) - weak.sum() < min_cluster_size:
@@ -152,15 +157,21 @@ def _attach_noise(graph: sp.csr_matrix, labels: np.ndarray, *, share: float) -> 
     """Give a noise account to the cluster it is linked to at least ``share`` of the members of.
 
     HDBSCAN keeps the densest core of a group and calls its rim noise; an account
-    tied to most of a group's members is part of that group by any reading.
+    tied to most of a group's members is part of that group by any reading. Among
+    clusters tied at the best share, the lowest id wins.
     """
     clustered = labels >= 0
     if not clustered.any() or clustered.all():
         return labels
     links, sizes = _member_links(graph, labels)
-    ratio = links / np.maximum(sizes, 1)
-    best = ratio.argmax(axis=1)
-    take = (~clustered) & (ratio[np.arange(len(labels)), best] >= share)
+    ratio = links.data / np.maximum(sizes, 1)[links.col]
+    order = np.lexsort((links.col, -ratio, links.row))  # per account: best share first, lowest cluster on ties
+    row, first = np.unique(links.row[order], return_index=True)
+    best = np.zeros(len(labels), dtype=np.int64)
+    best_ratio = np.zeros(len(labels))
+    best[row] = links.col[order][first]
+    best_ratio[row] = ratio[order][first]
+    take = (~clustered) & (best_ratio >= share)
     out = labels.copy()
     out[take] = best[take]
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -84,3 +85,61 @@ def test_one_weak_strand_alone_cannot_flag():
     assert scored["score"].item() == pytest.approx(0.35) and not scored["flagged"].item()
     both = facts.with_columns(pl.lit(1.0).alias("infrastructure"))
     assert score_clusters(both, threshold=0.5)["flagged"].item()
+
+
+def _dense_trim(graph, labels, *, share, min_cluster_size):
+    """The rim trim as first written, on a dense account x cluster matrix: the reference."""
+    k = int(labels.max()) + 1
+    adjacency = (graph.toarray() > 0).astype(float)
+    onehot = np.zeros((len(labels), k))
+    onehot[labels >= 0, labels[labels >= 0]] = 1.0
+    links = adjacency @ onehot
+    out = labels.copy()
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 2:
+            continue
+        frac = links[members, c] / (len(members) - 1)
+        weak = frac < share * np.median(frac)
+        out[members[weak]] = -1
+        if len(members) - weak.sum() < min_cluster_size:
+            out[members] = -1
+    return out
+
+
+def _dense_attach(graph, labels, *, share):
+    k = int(labels.max()) + 1
+    adjacency = (graph.toarray() > 0).astype(float)
+    onehot = np.zeros((len(labels), k))
+    onehot[labels >= 0, labels[labels >= 0]] = 1.0
+    ratio = (adjacency @ onehot) / np.maximum(onehot.sum(axis=0), 1)
+    best = ratio.argmax(axis=1)
+    take = (labels < 0) & (ratio[np.arange(len(labels)), best] >= share)
+    out = labels.copy()
+    out[take] = best[take]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sparse_rim_trim_and_attach_equal_the_dense_reference(seed):
+    """The sparse member-link counts give the same trims and attachments as a dense n x k matrix, ties included."""
+    import scipy.sparse as sp
+
+    from detector.cluster import _attach_noise, _trim_weak_members
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 60))
+    k = int(rng.integers(1, 6))
+    labels = rng.integers(-1, k, size=n).astype(np.int64)
+    labels[rng.integers(0, n)] = k - 1  # cluster ids run 0 .. k-1 with at least the last present
+    density = rng.uniform(0.05, 0.6)
+    upper = np.triu(rng.random((n, n)) < density, 1)
+    i, j = np.nonzero(upper)
+    distance = rng.choice([0.2, 0.5, 0.8], size=len(i))  # few values: tied shares are common
+    graph = sp.coo_matrix((np.r_[distance, distance], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+    for share in (0.25, 0.5, 1.0):
+        assert np.array_equal(
+            _trim_weak_members(graph, labels, share=share, min_cluster_size=3),
+            _dense_trim(graph, labels, share=share, min_cluster_size=3),
+        )
+        assert np.array_equal(_attach_noise(graph, labels, share=share), _dense_attach(graph, labels, share=share))
