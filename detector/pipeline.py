@@ -348,12 +348,12 @@ def _expand(
     del frames
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
     coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
-    incidences, coacted = _hashed_objects(incidences, coacted)
+    incidences, coacted = _compact_keys(incidences, coacted)
     checked = pl.DataFrame(schema=MEMBERS)
     if cfg.group_member_level > 0:
         checked = group_members(
             incidences,
-            labels,
+            _categorical_ids(labels),
             groups=flagged,
             max_object_accounts=cfg.max_object_accounts,
             min_lift=cfg.min_lift,
@@ -370,7 +370,7 @@ def _expand(
     for _ in range(cfg.group_rounds if groups else 0):
         joins = group_joins(
             incidences,
-            labels,
+            _categorical_ids(labels),
             groups=groups,
             max_object_accounts=cfg.max_object_accounts,
             min_objects=cfg.min_objects,
@@ -393,20 +393,31 @@ def _expand(
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
 
 
-def _hashed_objects(incidences: pl.DataFrame, coacted: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """Objects as 64-bit hashes for the group test (which never shows them), when that is provably exact here.
+def _compact_keys(incidences: pl.DataFrame, coacted: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The group test's keys made small: accounts and signals categorical, objects 64-bit hashes when that is provably exact.
 
-    The group test holds several frames of the merged incidences; an object name
-    (post id, URL, text family) is tens of bytes, its hash eight. Exact when the
-    distinct hashes are as many as the distinct names (every co-acted object is
-    one of the incidences'); otherwise the names are kept.
+    The group test holds several frames of the merged incidences (about 9M rows
+    at 10M events) and joins them; a string key is 16 bytes or more per row, a
+    categorical code four, an object hash eight. Categorical accounts compare,
+    sort and turn back into names like strings, so the test's answers do not
+    change. Hashes are exact when the distinct hashes are as many as the distinct
+    names (every co-acted object is one of the incidences'); otherwise the names
+    are kept.
     """
+    small = [pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)]
+    incidences = incidences.with_columns(small)
+    coacted = None if coacted is None else coacted.with_columns(pl.col("signal").cast(pl.Categorical))
     key = pl.col("object").hash(seed=20_260_328).alias("object")
     hashed = incidences.with_columns(key)
     if hashed["object"].n_unique() != incidences["object"].n_unique():
         log.info("object hash collision in the group test; comparing names instead")
         return incidences, coacted
     return hashed, None if coacted is None else coacted.with_columns(key)
+
+
+def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
+    """``labels`` keyed like ``_compact_keys``' incidences (categorical ``account_id``), for joining with them."""
+    return labels.with_columns(pl.col("account_id").cast(pl.Categorical))
 
 
 COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
