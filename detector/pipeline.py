@@ -223,8 +223,9 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
         .sort("object", "account_id")
         .collect()
     )
-    evidence.incidences.append(acts)
     evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
+    # Held until the group test, which keys them as categoricals (``_compact_keys``): four bytes an account, not sixteen.
+    evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
     evidence.pairs.append(significant.select("source", "target", "signal", pl.col("evidence").alias("strength")))
 
 
@@ -341,14 +342,14 @@ def _expand(
     made = [pl.DataFrame(schema=JOINS)]
     if not flagged or not evidence.incidences:
         return labels, made[0], pl.DataFrame(schema=MEMBERS)
+    # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
+    coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
     # Merged once here: each test below would otherwise merge and deduplicate millions of rows again.
     # The per-signal frames are let go (nothing after the group test reads them): they are as large as the merge.
     frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
-    incidences = on_objects(pl.concat(frames or [pl.DataFrame(schema=INCIDENCES)]))
+    frames, coacted = _compact_keys(frames, coacted)
+    incidences = on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)
     del frames
-    # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
-    coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
-    incidences, coacted = _compact_keys(incidences, coacted)
     checked = pl.DataFrame(schema=MEMBERS)
     if cfg.group_member_level > 0:
         checked = group_members(
@@ -393,25 +394,25 @@ def _expand(
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
 
 
-def _compact_keys(incidences: pl.DataFrame, coacted: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """The group test's keys made small: accounts and signals categorical, objects 64-bit hashes when that is provably exact.
+def _compact_keys(frames: list[pl.DataFrame], coacted: pl.DataFrame | None) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
+    """The group test's objects as 64-bit hashes, when that is provably exact here; its coacted signals categorical.
 
-    The group test holds several frames of the merged incidences (about 9M rows
-    at 10M events) and joins them; a string key is 16 bytes or more per row, a
-    categorical code four, an object hash eight. Categorical accounts compare,
-    sort and turn back into names like strings, so the test's answers do not
-    change. Hashes are exact when the distinct hashes are as many as the distinct
-    names (every co-acted object is one of the incidences'); otherwise the names
-    are kept.
+    The group test merges and joins the incidences (about 11M rows at 10M
+    events); an object name (post id, URL, text family) is 16 bytes or more a
+    row, its hash eight. Exact when the distinct hashes are as many as the
+    distinct names (every co-acted object is one of the incidences'); otherwise
+    the names are kept. Accounts and signals are categorical already
+    (``_add_found``): they compare, sort and turn back into names like strings,
+    so the test's answers do not change.
     """
-    small = [pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)]
-    incidences = incidences.with_columns(small)
     coacted = None if coacted is None else coacted.with_columns(pl.col("signal").cast(pl.Categorical))
+    if not frames:
+        return frames, coacted
     key = pl.col("object").hash(seed=20_260_328).alias("object")
-    hashed = incidences.with_columns(key)
-    if hashed["object"].n_unique() != incidences["object"].n_unique():
+    hashed = [frame.with_columns(key) for frame in frames]
+    if pl.concat([frame.get_column("object") for frame in hashed]).n_unique() != pl.concat([frame.get_column("object") for frame in frames]).n_unique():
         log.info("object hash collision in the group test; comparing names instead")
-        return incidences, coacted
+        return frames, coacted
     return hashed, None if coacted is None else coacted.with_columns(key)
 
 
@@ -425,15 +426,17 @@ COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String
 
 def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.DataFrame:
     """``COACTED`` rows: per cluster, the objects behind its significant links inside it (what its members co-acted on)."""
-    frames = [frame.select("source", "target", "signal", "object", "object_accounts") for frame in objects if frame.height]
-    if not frames:
-        return pl.DataFrame(schema=COACTED)
-    return (
-        pairs_inside(pl.concat(frames), labels)
+    # Frame by frame: the objects behind all significant pairs are millions of rows, and a concatenated copy was gigabytes at 10M events.
+    per_frame = [
+        pairs_inside(frame.select("source", "target", "signal", "object", "object_accounts"), labels)
         .group_by("cluster_id", "signal", "object")
         .agg(pl.col("object_accounts").first())
-        .cast(COACTED)
-    )
+        for frame in objects
+        if frame.height
+    ]
+    if not per_frame:
+        return pl.DataFrame(schema=COACTED)
+    return pl.concat(per_frame).group_by("cluster_id", "signal", "object").agg(pl.col("object_accounts").first()).cast(COACTED)
 
 
 def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
