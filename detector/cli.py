@@ -38,12 +38,15 @@ def _peak_memory_mib() -> float:
 
 def cmd_network(args: argparse.Namespace) -> int:
     """Compute one co-action network and write it by the output's extension."""
+    from dataclasses import replace
+
     import polars as pl
 
     from detector.config import load_config
+    from detector.engines import make_engine, readable
     from detector.graphs import network_suffix, write_network
     from detector.io import atomic_path, read_dataset
-    from features.coaction import coaction_network, signal_columns
+    from features.coaction import signal_columns
 
     out = Path(args.out)
     network_suffix(out)  # refuse an unknown output type before any work
@@ -55,15 +58,14 @@ def cmd_network(args: argparse.Namespace) -> int:
     normalize_urls = config.normalize_urls and not args.raw_urls
 
     started = time.perf_counter()
+    engine = make_engine(args.engine, args.spark_master)  # first: a remote input is read through its session
     # Only the columns this signal reads are parsed, and no account profiles are built: a
     # large input then reads in a fraction of the time and memory (counts keep their meaning).
-    dataset = read_dataset(args.events, format=args.format, columns=signal_columns(args.signal), derive_accounts=False)
+    with readable(engine, args.events) as (events, names):
+        dataset = read_dataset(events, format=args.format, columns=signal_columns(args.signal), derive_accounts=False)
+    dataset.report.files = [replace(f, path=names.get(f.path, f.path)) for f in dataset.report.files]
     read_s = time.perf_counter() - started
-    network = coaction_network
-    if args.engine != "polars" or args.spark_master is not None:
-        from detector.engines import make_engine
-
-        network = make_engine(args.engine, args.spark_master).coaction
+    network = engine.coaction
     result = network(
         dataset.events,
         signal=args.signal,
@@ -297,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     net = sub.add_parser("network", parents=[common], help="compute one co-action network and write it to a file")
-    net.add_argument("events", help="events file or folder (.parquet, .csv, .csv.gz, .jsonl, .ndjson, .jsonl.gz)")
+    net.add_argument("events", help="events file or folder (.parquet, .csv, .csv.gz, .jsonl, .ndjson, .jsonl.gz); with --engine spark also an address Spark reads (hdfs://, s3a://, file://)")
     net.add_argument("--signal", required=True, help="share, reply, quote, url, hashtag, text, or another action in the data (like, follow, ...)")
     net.add_argument("--window", type=int, default=None, help="seconds; events at most this far apart co-act (default: config, 60)")
     net.add_argument("--min-weight", type=int, default=None, help="keep pairs with at least this many distinct shared objects (default: config, 1)")
@@ -310,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     net.set_defaults(func=cmd_network)
 
     score = sub.add_parser("score", parents=[common], help="the batch job: read, build features, cluster, score, write DIR")
-    score.add_argument("events", help="events file or folder (.parquet, .csv, .csv.gz, .jsonl, .ndjson, .jsonl.gz)")
+    score.add_argument("events", help="events file or folder (.parquet, .csv, .csv.gz, .jsonl, .ndjson, .jsonl.gz); with --engine spark also an address Spark reads (hdfs://, s3a://, file://)")
     score.add_argument("--accounts", default=None, help="accounts table (account_id, created_at, handle, ...)")
     score.add_argument("--format", default="canonical", choices=FORMATS, help="input layout (default: canonical)")
     score.add_argument("--config", default=None, help="TOML file overriding configs/default.toml key by key")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import re
 import os
 import secrets
 import shutil
@@ -95,7 +96,17 @@ class Dataset:
 # ---------------------------------------------------------------- file listing
 
 
-def _file_type(path: Path) -> str | None:
+INPUT_SUFFIXES = tuple(_FILE_TYPES)
+REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_remote(path: str | Path) -> bool:
+    """True for an address with a scheme (hdfs://, s3a://, file://...): read through Spark, not from this machine's disk."""
+    return bool(REMOTE.match(str(path)))
+
+
+def file_type(path: Path) -> str | None:
+    """The reader for a file name ('csv', 'jsonl', 'parquet'), or None when its suffix is not an input type."""
     name = path.name.lower()
     return next((kind for suffix, kind in _FILE_TYPES.items() if name.endswith(suffix)), None)
 
@@ -109,7 +120,7 @@ def input_files(path: str | Path) -> list[Path]:
     expected = ", ".join(_FILE_TYPES)
     if path.is_dir():
         found = sorted(
-            (p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and _file_type(p)),
+            (p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and file_type(p)),
             key=lambda p: p.name,
         )
         if not found:
@@ -117,7 +128,7 @@ def input_files(path: str | Path) -> list[Path]:
         return found
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if _file_type(path) is None:
+    if file_type(path) is None:
         raise InputError(f"{path}: unsupported file type; expected a name ending in {expected}")
     return [path]
 
@@ -256,7 +267,7 @@ def _read_layout(
         for path in paths:
             where = str(path)
             digest = pool.submit(_sha256, path)
-            raw, complete = _read_raw(path, _file_type(path) or "", where, pick)
+            raw, complete = _read_raw(path, file_type(path) or "", where, pick)
             rows = raw.height
             converted = convert(raw, where, accounts=accounts)
             del raw
@@ -284,7 +295,7 @@ def _full_rows(sources: list[_Source], layout: str, rows: pl.Series) -> pl.DataF
         local = rows.filter((rows >= src.start) & (rows < src.stop)) - src.start
         if local.len():
             where = str(src.path)
-            parts.append(convert(_raw_rows(src.path, _file_type(src.path) or "", where, local), where, accounts=False).events)
+            parts.append(convert(_raw_rows(src.path, file_type(src.path) or "", where, local), where, accounts=False).events)
     return _concat(parts, "input files")
 
 
@@ -409,7 +420,7 @@ def _first_per_account(accounts: pl.DataFrame, where: str) -> pl.DataFrame:
 def read_accounts(path: str | Path) -> pl.DataFrame:
     """A canonical accounts file (or folder) as ``schema.ACCOUNTS``; repeated account_ids keep the first."""
     paths = input_files(path)
-    frames = [formats.canonical_accounts(_read_raw(p, _file_type(p) or "", str(p))[0], str(p)) for p in paths]
+    frames = [formats.canonical_accounts(_read_raw(p, file_type(p) or "", str(p))[0], str(p)) for p in paths]
     return _first_per_account(_concat(frames, str(path)), str(path))
 
 

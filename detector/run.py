@@ -16,14 +16,14 @@ import json
 import platform
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
 from detector import __version__
 from detector.config import Config
-from detector.engines import POLARS, Engine, make_engine
+from detector.engines import POLARS, Engine, make_engine, readable
 from detector.errors import UsageError
 from detector.graphs import GRAPH_FORMATS, write_account_graph
 from detector.io import Dataset, atomic_directory, input_files, read_dataset
@@ -130,25 +130,28 @@ def score_files(
     if graph not in GRAPH_FORMATS:
         raise UsageError(f"--graph {graph}: expected one of {', '.join(GRAPH_FORMATS)}")
     started = time.perf_counter()
+    chosen = make_engine(engine, spark_master)  # first: a remote input is read through its session
     report(f"reading {events}")
-    dataset = read_dataset(events, format=format, accounts_path=accounts)
-    chosen = make_engine(engine, spark_master)
+    with readable(chosen, events) as (local_events, event_names), readable(chosen, accounts) as (local_accounts, account_names):
+        dataset = read_dataset(local_events, format=format, accounts_path=local_accounts)
+        accounts_files = [] if local_accounts is None else _accounts_files(local_accounts, account_names)
+    dataset.report.files = [replace(f, path=event_names.get(f.path, f.path)) for f in dataset.report.files]
     run = score_dataset(dataset, config, read_s=time.perf_counter() - started, report=report, engine=chosen)
     run.record["engine"] = chosen.describe()
     run.record["arguments"] = {"events": str(events), "accounts": None if accounts is None else str(accounts), "format": format}
-    run.record["accounts_files"] = [] if accounts is None else _accounts_files(accounts)
+    run.record["accounts_files"] = accounts_files
     run.record["output"] = str(out_dir)
     write_outputs(run, out_dir, graph=graph, report=report)
     return run
 
 
-def _accounts_files(accounts: str | Path) -> list[dict]:
-    """Path, rows and sha256 of each accounts file, like ``input.files`` for events (``report DIR`` checks them)."""
+def _accounts_files(accounts: str | Path, names: dict[str, str]) -> list[dict]:
+    """Path and sha256 of each accounts file, like ``input.files`` for events (``report DIR`` checks them); ``names``: fetched copies' addresses."""
     out = []
     for path in input_files(accounts):
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        out.append({"path": str(path), "sha256": digest})
+        out.append({"path": names.get(str(path), str(path)), "sha256": digest})
     return out
 
 

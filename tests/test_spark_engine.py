@@ -165,3 +165,41 @@ def test_behaviour_features_built_per_account_group_on_spark(spark, world):
     names = ("timing", "metadata", "infra")
     embedded = build_all(events, accounts, names=names)
     assert behaviour_features_spark(spark, events, accounts, names).equals(embedded)
+
+
+def test_score_reads_a_remote_address_through_spark(world, tmp_path):
+    """A file:// address (any scheme Spark reads) is fetched through Spark: same tables and inputs' sha256 as the local path, the address recorded."""
+    import json
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    half = pl.read_parquet(world / "events.parquet")
+    half.head(half.height // 2).write_parquet(folder / "a.parquet")
+    half.slice(half.height // 2).write_parquet(folder / "b.parquet")
+    (folder / "notes.txt").write_text("not an input")
+    shutil.copy(world / "accounts.parquet", tmp_path / "accounts.parquet")
+    local = ("--accounts", tmp_path / "accounts.parquet", "--quiet")
+    assert run("score", folder, *local, "--out", tmp_path / "local") == 0
+    remote = (f"file://{folder}", "--accounts", f"file://{tmp_path / 'accounts.parquet'}", "--quiet")
+    assert run("score", *remote, "--engine", "spark", "--spark-master", MASTER, "--out", tmp_path / "remote") == 0
+    for table in ("accounts", "clusters", "edges", "objects"):
+        assert pl.read_parquet(tmp_path / "remote" / f"{table}.parquet").equals(pl.read_parquet(tmp_path / "local" / f"{table}.parquet")), table
+    here = json.loads((tmp_path / "local" / "run.json").read_text())
+    there = json.loads((tmp_path / "remote" / "run.json").read_text())
+    assert [f["path"] for f in there["input"]["files"]] == [f"file:{folder}/a.parquet", f"file:{folder}/b.parquet"]
+    assert [f["sha256"] for f in there["input"]["files"]] == [f["sha256"] for f in here["input"]["files"]]
+    assert there["accounts_files"][0]["sha256"] == here["accounts_files"][0]["sha256"]
+
+
+def test_a_remote_address_needs_the_spark_engine_and_bad_remote_input_names_the_address(world, tmp_path, capsys):
+    assert run("score", f"file://{world}/events.parquet", "--quiet", "--out", tmp_path / "a") == 2
+    assert "a remote address is read through Spark; add --engine spark" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "events.csv").write_text("account_id,timestamp\nu1,not a time\n")
+    code = run("network", f"file://{broken}", "--signal", "share", "--engine", "spark", "--spark-master", MASTER, "--out", tmp_path / "n.parquet")
+    err = capsys.readouterr().err
+    assert code != 0 and f"file:{broken}/events.csv" in err and "coordetect-input-" not in err
+    assert run("network", f"file://{tmp_path}/nothing-here", "--signal", "share", "--engine", "spark", "--spark-master", MASTER, "--out", tmp_path / "m.parquet") != 0
+    assert "nothing-here" in capsys.readouterr().err

@@ -11,14 +11,18 @@ the tests hold Spark to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import polars as pl
 
 from detector.cluster import cluster_accounts
-from detector.errors import UsageError
+from detector.errors import InputError, UsageError
+from detector.io import is_remote
 from features.base import build_all
 from features.coaction import CoactionResult, coaction_network
 from features.pair_evidence import SignalEvidence, significant_coaction
@@ -40,6 +44,8 @@ class Engine:
     significant: Callable[..., SignalEvidence] = significant_coaction
     cluster: Callable[..., pl.DataFrame] = cluster_accounts
     features: Callable[..., pl.DataFrame] = _build_all
+    # (address, local folder) -> {local copy: address}: input files at a remote address, fetched (Spark only).
+    fetch: Callable[[str, Path], dict[Path, str]] | None = None
     spark_master: str | None = None
 
     def describe(self) -> dict:
@@ -67,5 +73,31 @@ def make_engine(name: str = "polars", spark_master: str | None = None) -> Engine
         significant=partial(spark.significant_coaction_spark, session),
         cluster=partial(spark.cluster_accounts_spark, session),
         features=partial(spark.behaviour_features_spark, session),
+        fetch=partial(spark.fetch_inputs, session),
         spark_master=master,
     )
+
+
+@contextmanager
+def readable(engine: Engine, path: str | Path | None) -> Iterator[tuple[str | Path | None, dict[str, str]]]:
+    """``path`` as coordetect's readers open it, and each local file name mapped to the address it came from.
+
+    A local path (or None) is given back as it is. A remote address (hdfs://,
+    s3a://, file://...) is fetched through the Spark engine into a temporary
+    folder, removed on leaving; an error while reading it names the address,
+    not the temporary copy.
+    """
+    if path is None or not is_remote(path):
+        yield path, {}
+        return
+    if engine.fetch is None:
+        raise UsageError(f"{path}: a remote address is read through Spark; add --engine spark (and --spark-master)")
+    with tempfile.TemporaryDirectory(prefix="coordetect-input-") as folder:
+        fetched = {str(local): address for local, address in engine.fetch(str(path), Path(folder)).items()}
+        try:
+            yield Path(folder), fetched
+        except InputError as exc:
+            message = str(exc)
+            for local, address in fetched.items():
+                message = message.replace(local, address)
+            raise InputError(message.replace(folder, str(path))) from None

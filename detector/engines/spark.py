@@ -37,11 +37,12 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from detector.errors import UsageError
+from detector.errors import InputError, UsageError
 from detector.schema import NETWORK, empty_frame
 from features.coaction import CoactionResult, check_signal, signal_columns, signal_events
 from features.normalize import DEFAULT_TRACKING_PARAMS
@@ -491,3 +492,35 @@ def _group_builder(name: str, neutral: dict[str, float]):
 
     return build_group
 
+
+
+def fetch_inputs(spark, uri: str, into: Path) -> dict[Path, str]:
+    """Copy the input files at ``uri`` (any path Spark reads: hdfs://, s3a://, file://...) into the folder ``into``.
+
+    Spark's file sources do the listing and the reading (its ``binaryFile``
+    source: a file, or a folder's files without descending, hidden ones skipped),
+    so any filesystem Spark is configured for works; the bytes arrive unchanged
+    and coordetect's own readers then parse and check them exactly as a local
+    file. Returns each local copy with the address it came from.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.errors import AnalysisException
+
+    from detector.io import INPUT_SUFFIXES, file_type
+
+    try:
+        files = spark.read.format("binaryFile").load(uri)
+        listed = sorted(row.path for row in files.select("path").collect())
+    except AnalysisException as exc:
+        raise InputError(f"{uri}: Spark cannot read it: {str(exc).splitlines()[0]}") from None
+    wanted = [path for path in listed if file_type(Path(path.rsplit("/", 1)[-1])) is not None]
+    if not wanted:
+        raise InputError(f"{uri}: no input files there; expected names ending in {', '.join(INPUT_SUFFIXES)}")
+    fetched: dict[Path, str] = {}
+    # One file at a time through the driver: never more than one file's bytes in memory.
+    for row in files.filter(F.col("path").isin(wanted)).select("path", "content").toLocalIterator():
+        local = into / row.path.rsplit("/", 1)[-1]
+        local.write_bytes(row.content)
+        fetched[local] = row.path
+    log.info("fetched %d file(s) from %s", len(fetched), uri)
+    return fetched

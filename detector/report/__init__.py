@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from detector.config import Config, build_config
 from detector.errors import InputError, UsageError
-from detector.io import atomic_path, read_dataset, read_output_table
+from detector.io import atomic_path, is_remote, read_dataset, read_output_table
 from detector.report.build import Card, Scored, gather
 
 REPORT_NAME = "report.html"
@@ -77,6 +77,8 @@ def _sha256(path: Path) -> str:
 def _check_unchanged(files: list[dict], record_path: Path) -> None:
     """Refuse inputs that are gone or differ from what was scored: the report would show other data."""
     for entry in files:
+        if is_remote(entry["path"]):
+            raise InputError(f"{record_path}: input {entry['path']} is remote; pass --events (and --accounts) naming a local copy of the scored data")
         path = Path(entry["path"])
         if not path.exists():
             raise InputError(f"{record_path}: input {path} is gone; pass --events (and --accounts) to name where the scored data is now")
