@@ -16,7 +16,9 @@ Stages (each timed into ``Detection.timings``):
 4. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
    (``detector.cluster``).
 5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
-   (``detector.scoring``, ``detector.evidence``); then the group test
+   (``detector.scoring``, ``detector.evidence``; the ``farm`` strand's facts,
+   the largest group of members behind shared infrastructure and its own
+   objects against chance, come from ``farm_facts``); then the group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -28,19 +30,22 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from detector.cluster import PAIR_EVIDENCE, fuse, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.scoring import cluster_facts, score_clusters
+from detector.scoring import FARM_FACTS, HOUSEHOLD, cluster_facts, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
-from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
+from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects, own_objects_beyond_chance
 
 log = logging.getLogger(__name__)
 
@@ -285,10 +290,17 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     evidence.report("score: cluster facts")
     flags = _member_flags(labels, evidence)
     coacted = coacted_objects(labels, evidence.objects)
-    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors))
+    # Merged once here (the farm facts and the group test read it); the per-signal frames are let go:
+    # nothing after reads them, and they are as large as the merge.
+    frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
+    incidences = on_objects(pl.concat(frames or [pl.DataFrame(schema=INCIDENCES)]))
+    del frames
+    farm = farm_facts(labels, evidence.infrastructure, incidences, config)
+    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors), farm)
     scored = score_clusters(facts, threshold=config.score.threshold)
     evidence.report("score: group test")
-    labels, joins, dropped = _expand(labels, scored, evidence, coacted, config)
+    labels, joins, dropped = _expand(labels, scored, incidences, coacted, config)
+    del incidences
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
@@ -323,7 +335,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
 
 
 def _expand(
-    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config
+    labels: pl.DataFrame, scored: pl.DataFrame, incidences: pl.DataFrame, coacted: pl.DataFrame, config: Config
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
 
@@ -339,13 +351,8 @@ def _expand(
     # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
     groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
     made = [pl.DataFrame(schema=JOINS)]
-    if not flagged or not evidence.incidences:
+    if not flagged or incidences.is_empty():
         return labels, made[0], pl.DataFrame(schema=MEMBERS)
-    # Merged once here: each test below would otherwise merge and deduplicate millions of rows again.
-    # The per-signal frames are let go (nothing after the group test reads them): they are as large as the merge.
-    frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
-    incidences = on_objects(pl.concat(frames or [pl.DataFrame(schema=INCIDENCES)]))
-    del frames
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
     coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
     incidences, coacted = _hashed_objects(incidences, coacted)
@@ -407,6 +414,52 @@ def _hashed_objects(incidences: pl.DataFrame, coacted: pl.DataFrame | None) -> t
         log.info("object hash collision in the group test; comparing names instead")
         return incidences, coacted
     return hashed, None if coacted is None else coacted.with_columns(key)
+
+
+def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
+
+    The members linked through shared devices or addresses (pairs inside the
+    cluster, transitively) form groups; the largest is the cluster's
+    ``infra_group``, and its accounts' own objects over the whole period are
+    counted against chance (``features.groups.own_objects_beyond_chance``).
+    """
+    if infrastructure is None or infrastructure.is_empty() or incidences.is_empty():
+        return pl.DataFrame(schema=FARM_FACTS)
+    inside = pairs_inside(infrastructure.select("source", "target").unique(), labels)
+    if inside.is_empty():
+        return pl.DataFrame(schema=FARM_FACTS)
+    names = pl.concat([inside["source"], inside["target"]]).unique().sort()
+    index = pl.DataFrame({"account_id": names}).with_row_index("node")
+    coded = inside.join(index.rename({"account_id": "source", "node": "i"}), on="source").join(
+        index.rename({"account_id": "target", "node": "j"}), on="target"
+    )
+    n = len(names)
+    graph = sp.coo_matrix((np.ones(coded.height), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    groups = (
+        index.with_columns(pl.Series("group", component, dtype=pl.Int64))
+        .join(labels, on="account_id")
+        .with_columns(pl.len().over("group").cast(pl.Int64).alias("infra_group"))
+        # The largest group per cluster (ties: the one with the smallest account, for the same answer every run).
+        .sort("cluster_id", "infra_group", "account_id", descending=[False, True, False])
+        .with_columns(pl.col("group").first().over("cluster_id").alias("largest"))
+        .filter((pl.col("group") == pl.col("largest")) & (pl.col("infra_group") > HOUSEHOLD))
+    )
+    if groups.is_empty():
+        return pl.DataFrame(schema=FARM_FACTS)
+    cfg = config.detector
+    own = own_objects_beyond_chance(
+        incidences, groups.select("account_id", "cluster_id"), max_object_accounts=cfg.max_object_accounts, min_lift=cfg.min_lift, min_share=cfg.group_min_share
+    )
+    return (
+        groups.group_by("cluster_id").agg(pl.col("infra_group").first())
+        .join(own, on="cluster_id", how="left")
+        .with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
+        .select(list(FARM_FACTS))
+        .sort("cluster_id")
+        .cast(FARM_FACTS)
+    )
 
 
 COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
