@@ -291,16 +291,16 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     flags = _member_flags(labels, evidence)
     coacted = coacted_objects(labels, evidence.objects)
     # Merged once here (the farm facts and the group test read it); the per-signal frames are let go:
-    # nothing after reads them, and they are as large as the merge.
+    # nothing after reads them, and they are as large as the merge. The merge stays in ``evidence``
+    # only, so the group test can let it go in turn once it holds the hashed copy.
     frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
-    incidences = on_objects(pl.concat(frames or [pl.DataFrame(schema=INCIDENCES)]))
+    evidence.incidences = [on_objects(pl.concat(frames or [pl.DataFrame(schema=INCIDENCES)]))]
     del frames
-    farm = farm_facts(labels, evidence.infrastructure, incidences, config)
+    farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config)
     facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors), farm)
     scored = score_clusters(facts, threshold=config.score.threshold)
     evidence.report("score: group test")
-    labels, joins, dropped = _expand(labels, scored, incidences, coacted, config)
-    del incidences
+    labels, joins, dropped = _expand(labels, scored, evidence, coacted, config)
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
@@ -335,7 +335,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
 
 
 def _expand(
-    labels: pl.DataFrame, scored: pl.DataFrame, incidences: pl.DataFrame, coacted: pl.DataFrame, config: Config
+    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
 
@@ -351,6 +351,9 @@ def _expand(
     # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
     groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
     made = [pl.DataFrame(schema=JOINS)]
+    # The merged incidences (``_score`` leaves them in ``evidence.incidences``), let go of there: this
+    # function is their last reader, and the hashed copy below replaces them.
+    incidences, evidence.incidences = evidence.incidences[0], []
     if not flagged or incidences.is_empty():
         return labels, made[0], pl.DataFrame(schema=MEMBERS)
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
