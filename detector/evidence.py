@@ -68,6 +68,15 @@ def cluster_evidence(
         for row in _members_touched(pairs, labels).iter_rows(named=True):
             if row["cluster_id"] in parts:
                 parts[row["cluster_id"]].append((-1.0, f"{row['touched']} of {sizes[row['cluster_id']]} {phrase}"))
+    if {"infra_group", "own_objects", "expected_own"} <= set(scored.columns):
+        for row in scored.filter(pl.col("infra_group") > 0).iter_rows(named=True):
+            parts[row["cluster_id"]].append(
+                (
+                    -1.0,
+                    f"the {row['infra_group']} linked through shared addresses or devices are most of the actors of "
+                    f"{row['own_objects']:,} objects, {row['expected_own']:.1f} expected by chance",
+                )
+            )
     rows = []
     for cid, items in parts.items():
         coaction = sorted((p for p in items if p[0] >= 0), key=lambda p: (-p[0], p[1]))[:TOP_SIGNALS]

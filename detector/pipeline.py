@@ -16,7 +16,9 @@ Stages (each timed into ``Detection.timings``):
 4. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
    (``detector.cluster``).
 5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
-   (``detector.scoring``, ``detector.evidence``); then the group test
+   (``detector.scoring``, ``detector.evidence``; the ``farm`` strand's facts,
+   the largest group of members behind shared infrastructure and its own
+   objects against chance, come from ``farm_facts``); then the group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -28,19 +30,22 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from detector.cluster import PAIR_EVIDENCE, fuse, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.scoring import cluster_facts, score_clusters
+from detector.scoring import FARM_FACTS, HOUSEHOLD, cluster_facts, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
-from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
+from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects, own_objects_beyond_chance
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +229,7 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
         .collect()
     )
     evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
-    # Held until the group test, which keys them as categoricals (``_compact_keys``): four bytes an account, not sixteen.
+    # Held until the score stage (farm facts, group test) with categorical accounts and signals: four bytes an account, not sixteen.
     evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
     evidence.pairs.append(significant.select("source", "target", "signal", pl.col("evidence").alias("strength")))
 
@@ -286,10 +291,18 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     evidence.report("score: cluster facts")
     flags = _member_flags(labels, evidence)
     coacted = coacted_objects(labels, evidence.objects)
-    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors))
+    # Merged once here, with compact keys (``_compact_keys``): the farm facts and the group test read it. The
+    # per-signal frames are let go (nothing after reads them, and they are as large as the merge); the merge
+    # stays in ``evidence`` only, so the group test can let it go in turn.
+    frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
+    frames, compact_coacted = _compact_keys(frames, coacted.select("cluster_id", "signal", "object"))
+    evidence.incidences = [on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)]
+    del frames
+    farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config)
+    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors), farm)
     scored = score_clusters(facts, threshold=config.score.threshold)
     evidence.report("score: group test")
-    labels, joins, dropped = _expand(labels, scored, evidence, coacted, config)
+    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config)
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
@@ -340,16 +353,13 @@ def _expand(
     # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
     groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
     made = [pl.DataFrame(schema=JOINS)]
-    if not flagged or not evidence.incidences:
+    # The merged, compact incidences (``_score`` leaves them in ``evidence.incidences``), let go of there:
+    # this function is their last reader. ``coacted`` is keyed like them.
+    incidences, evidence.incidences = evidence.incidences[0], []
+    if not flagged or incidences.is_empty():
         return labels, made[0], pl.DataFrame(schema=MEMBERS)
     # The objects each cluster's members co-acted on (its seeds, links, tags), not everything they touched.
-    coacted = coacted.select("cluster_id", "signal", "object") if cfg.group_coacted_only else None
-    # Merged once here: each test below would otherwise merge and deduplicate millions of rows again.
-    # The per-signal frames are let go (nothing after the group test reads them): they are as large as the merge.
-    frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
-    frames, coacted = _compact_keys(frames, coacted)
-    incidences = on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)
-    del frames
+    coacted = coacted if cfg.group_coacted_only else None
     checked = pl.DataFrame(schema=MEMBERS)
     if cfg.group_member_level > 0:
         checked = group_members(
@@ -419,6 +429,52 @@ def _compact_keys(frames: list[pl.DataFrame], coacted: pl.DataFrame | None) -> t
 def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
     """``labels`` keyed like ``_compact_keys``' incidences (categorical ``account_id``), for joining with them."""
     return labels.with_columns(pl.col("account_id").cast(pl.Categorical))
+
+
+def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
+
+    The members linked through shared devices or addresses (pairs inside the
+    cluster, transitively) form groups; the largest is the cluster's
+    ``infra_group``, and its accounts' own objects over the whole period are
+    counted against chance (``features.groups.own_objects_beyond_chance``).
+    """
+    if infrastructure is None or infrastructure.is_empty() or incidences.is_empty():
+        return pl.DataFrame(schema=FARM_FACTS)
+    inside = pairs_inside(infrastructure.select("source", "target").unique(), labels)
+    if inside.is_empty():
+        return pl.DataFrame(schema=FARM_FACTS)
+    names = pl.concat([inside["source"], inside["target"]]).unique().sort()
+    index = pl.DataFrame({"account_id": names}).with_row_index("node")
+    coded = inside.join(index.rename({"account_id": "source", "node": "i"}), on="source").join(
+        index.rename({"account_id": "target", "node": "j"}), on="target"
+    )
+    n = len(names)
+    graph = sp.coo_matrix((np.ones(coded.height), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    groups = (
+        index.with_columns(pl.Series("group", component, dtype=pl.Int64))
+        .join(labels, on="account_id")
+        .with_columns(pl.len().over("group").cast(pl.Int64).alias("infra_group"))
+        # The largest group per cluster (ties: the one with the smallest account, for the same answer every run).
+        .sort("cluster_id", "infra_group", "account_id", descending=[False, True, False])
+        .with_columns(pl.col("group").first().over("cluster_id").alias("largest"))
+        .filter((pl.col("group") == pl.col("largest")) & (pl.col("infra_group") > HOUSEHOLD))
+    )
+    if groups.is_empty():
+        return pl.DataFrame(schema=FARM_FACTS)
+    cfg = config.detector
+    own = own_objects_beyond_chance(
+        incidences, _categorical_ids(groups.select("account_id", "cluster_id")), max_object_accounts=cfg.max_object_accounts, min_lift=cfg.min_lift, min_share=cfg.group_min_share
+    )
+    return (
+        groups.group_by("cluster_id").agg(pl.col("infra_group").first())
+        .join(own, on="cluster_id", how="left")
+        .with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
+        .select(list(FARM_FACTS))
+        .sort("cluster_id")
+        .cast(FARM_FACTS)
+    )
 
 
 COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}

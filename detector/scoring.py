@@ -11,13 +11,27 @@ runs its accounts, each strand a number in [0, 1]:
   with the same handle template (name plus digits and the like);
 - ``infrastructure``: the share of members sharing a device or address with
   another member (outside household-sized addresses);
-- ``copy``: the share of members posting near-duplicate texts with another member.
+- ``copy``: the share of members posting near-duplicate texts with another member;
+- ``farm``: many members behind shared infrastructure that also act together.
+  The size of the largest group of members linked through shared devices or
+  addresses, beyond household size (``1 - exp(-(g - HOUSEHOLD) / FARM_SCALE)``),
+  times that group's own objects beyond chance per account of it, saturating
+  (``1 - exp(-(own - expected) / g)``; ``features.groups.own_objects_beyond_chance``:
+  objects over the whole period of which the group's accounts are most of the
+  actors, against the count unrelated accounts of the same activity would reach). Thirty
+  accounts behind one proxy that keep pushing the same tags are a farm even when
+  no member pair meets often enough for the pair test; a household is too small
+  to count, and strangers behind a carrier NAT or campus network own no objects
+  beyond chance, so their ``farm`` stays near 0.
 
 They are combined by a noisy-OR, ``1 - prod(1 - cap_k * strand_k)``: every strand
 can only raise the score, none alone reaches certainty, and agreeing strands
 compound. The caps (``SCORE_CAPS``) set how far one strand can go alone:
 co-action alone can flag a group; identity or shared infrastructure alone cannot
-(households and sign-up waves exist), but they confirm co-action. A cluster is
+(households and sign-up waves exist), but they confirm co-action. ``farm`` needs
+both shared infrastructure and objects the members own beyond chance, so with the
+infrastructure strand it can flag a large ring the pair test barely links, but
+a crowd behind one address that does not act together cannot reach the threshold. A cluster is
 flagged when its score reaches ``score.threshold``. Read the score as "strength
 of evidence for one operator", not as a calibrated probability.
 """
@@ -30,10 +44,20 @@ import polars as pl
 
 from detector.cluster import pairs_inside
 
-SCORE_CAPS = {"coaction": 0.85, "agreement": 0.5, "identity": 0.35, "infrastructure": 0.35, "copy": 0.35}
+SCORE_CAPS = {"coaction": 0.85, "agreement": 0.5, "identity": 0.35, "infrastructure": 0.35, "copy": 0.35, "farm": 0.5}
 STRANDS = tuple(SCORE_CAPS)
 # Member evidence (summed link strength per member) at which the co-action strand reaches 63% of its exclusivity.
 MEMBER_EVIDENCE_SCALE = 4.0
+# Members sharing infrastructure up to this many are a household's worth: no farm evidence.
+HOUSEHOLD = 4
+# Members beyond HOUSEHOLD at which the farm strand's size factor reaches 63%.
+FARM_SCALE = 8.0
+FARM_FACTS: dict[str, pl.DataType] = {
+    "cluster_id": pl.Int64(),
+    "infra_group": pl.Int64(),
+    "own_objects": pl.Int64(),
+    "expected_own": pl.Float64(),
+}
 # Pair evidence that is not co-action on shared objects: agreement counts only co-action signals.
 NOT_COACTION = ["device", "identity", "ip"]
 CLUSTER_FACTS: dict[str, pl.DataType] = {
@@ -45,6 +69,9 @@ CLUSTER_FACTS: dict[str, pl.DataType] = {
     "mean_strength": pl.Float64(),
     "rarity": pl.Float64(),
     "exclusivity": pl.Float64(),
+    "infra_group": pl.Int64(),
+    "own_objects": pl.Int64(),
+    "expected_own": pl.Float64(),
     **{strand: pl.Float64() for strand in STRANDS},
 }
 
@@ -63,6 +90,7 @@ def cluster_facts(
     pair_coaction: pl.DataFrame,
     member_flags: pl.DataFrame,
     exclusivity: pl.DataFrame,
+    farm: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per cluster with its size, density, strength and every strand.
 
@@ -70,8 +98,12 @@ def cluster_facts(
     the objects each linked pair co-acted on, and its summed rarity-weighted
     co-action over the significant signals); ``member_flags``: ``account_id, identity,
     infrastructure, copy`` (1.0 when the account shares that trait with another
-    member of its cluster, else 0.0).
+    member of its cluster, else 0.0); ``farm`` (``FARM_FACTS``): per cluster the
+    largest group of members linked through shared infrastructure and its own
+    objects against chance (missing clusters: none).
     """
+    if farm is None:
+        farm = pl.DataFrame(schema=FARM_FACTS)
     members = labels.filter(pl.col("cluster_id") >= 0)
     sizes = members.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     inside = pairs_inside(fused, labels).join(pair_coaction, on=["source", "target"], how="left")
@@ -89,7 +121,11 @@ def cluster_facts(
         sizes.join(links, on="cluster_id", how="left")
         .join(traits, on="cluster_id", how="left")
         .join(exclusivity, on="cluster_id", how="left")
+        .join(farm.select(list(FARM_FACTS)).cast(FARM_FACTS), on="cluster_id", how="left")
         .with_columns(
+            pl.col("infra_group").fill_null(0),
+            pl.col("own_objects").fill_null(0),
+            pl.col("expected_own").fill_null(0.0),
             pl.col("exclusivity").fill_null(0.0),
             pl.col("linked_pairs").fill_null(0),
             pl.col("mean_strength").fill_null(0.0),
@@ -110,6 +146,10 @@ def cluster_facts(
             # Agreeing signals and copied texts count as far as the shared objects are the group's own.
             (pl.col("agreement") * pl.col("exclusivity")).alias("agreement"),
             (pl.col("copy") * pl.col("exclusivity")).alias("copy"),
+            (
+                (1.0 - (-((pl.col("infra_group") - HOUSEHOLD).clip(lower_bound=0)) / FARM_SCALE).exp())
+                * (1.0 - (-((pl.col("own_objects") - pl.col("expected_own")).clip(lower_bound=0.0)) / pl.col("infra_group").clip(lower_bound=1)).exp())
+            ).alias("farm"),
         )
     )
     return facts.select(list(CLUSTER_FACTS)).sort("cluster_id").cast(CLUSTER_FACTS)

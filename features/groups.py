@@ -38,6 +38,15 @@ make those posts anybody's own. The pipeline runs the test only from groups
 flagged with a high score, so it extends confirmed operators and never creates
 or flags one.
 
+``own_objects_beyond_chance`` counts, per group, its own objects over the
+whole period (step 1 without the co-action filter) next to the count chance
+gives: each of an object's ``d`` actors is a member with the members' share
+``c`` of the signal's actions, independently, so the object passes step 1 with
+probability ``P(Binomial(d, c) >= max(2, min_share * d, min_lift * c * d))``.
+Unrelated accounts behind one carrier NAT own next to no objects beyond that;
+a ring run from one proxy or phone farm owns many even when no member pair meets
+often enough inside the window for the pair test.
+
 ``group_members`` turns the test inward: a member of a flagged group that acts
 on the group's own objects significantly less often than the members do (and
 whose hits are not far beyond chance either) is not part of it.
@@ -47,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 
 # Signals whose objects are posts: sharing, liking, quoting or replying to one post all act on that post.
 POST_SIGNALS = ("share", "reply", "quote", "like")
@@ -286,4 +295,57 @@ def group_members(
         .with_columns(((pl.col("p_value") > level) | pl.Series(would_join)).alias("kept"))
         .select(list(MEMBERS))
         .cast(MEMBERS)
+    )
+
+
+OWN_COUNTS: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "own_objects": pl.Int64(), "expected_own": pl.Float64()}
+
+
+def own_objects_beyond_chance(
+    incidences: pl.DataFrame,
+    labels: pl.DataFrame,
+    *,
+    max_object_accounts: int,
+    min_lift: float,
+    min_share: float = 0.5,
+) -> pl.DataFrame:
+    """``OWN_COUNTS`` rows, one per group of ``labels``: its own objects (whole period) and how many chance predicts.
+
+    ``own_objects`` counts ``group_objects`` without the co-action filter;
+    ``expected_own`` sums, over every object of at most ``max_object_accounts``
+    actors, the probability that it passes the same three conditions when each
+    of its ``d`` actors is a member with probability ``c`` (the members' share of
+    the signal's actions); see the module docstring.
+    """
+    chosen = labels.filter(pl.col("cluster_id") >= 0)
+    if chosen.is_empty() or incidences.is_empty():
+        return pl.DataFrame(schema=OWN_COUNTS)
+    incidences = _on_objects(incidences)
+    owned = group_objects(incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share)
+    counts = owned.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("own_objects"))
+    popular = incidences.group_by("signal", "object").agg(pl.len().cast(pl.Int64).alias("d"))
+    totals = incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total"))
+    sizes = popular.filter((pl.col("d") >= 2) & (pl.col("d") <= max_object_accounts)).group_by("signal", "d").agg(pl.len().alias("objects"))
+    share = (
+        incidences.join(chosen, on="account_id")
+        .group_by("cluster_id", "signal")
+        .agg(pl.len().alias("member_actions"))
+        .join(totals, on="signal")
+        .select("cluster_id", "signal", (pl.col("member_actions") / pl.col("total")).alias("c"))
+    )
+    cells = share.join(sizes, on="signal").sort("cluster_id", "signal", "d")
+    d, c = cells["d"].to_numpy(), cells["c"].to_numpy()
+    need = np.maximum.reduce([np.full(len(d), 2.0), np.ceil(min_share * d), np.ceil(min_lift * c * d)])
+    chance = binom.sf(need - 1, d, c) * cells["objects"].to_numpy()
+    expected = cells.select("cluster_id").with_columns(pl.Series("expected_own", chance, dtype=pl.Float64)).group_by("cluster_id").agg(
+        pl.col("expected_own").sum()
+    )
+    return (
+        chosen.select("cluster_id")
+        .unique()
+        .join(counts, on="cluster_id", how="left")
+        .join(expected, on="cluster_id", how="left")
+        .with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
+        .sort("cluster_id")
+        .cast(OWN_COUNTS)
     )

@@ -68,9 +68,9 @@ def test_empty_evidence_gives_no_clusters():
     assert cluster_accounts(_fused([]).clear(), min_cluster_size=3, min_samples=2).is_empty()
 
 
-@pytest.mark.parametrize("values", [(0.0, 0.0, 0.0, 0.0, 0.0), (1.0, 1.0, 1.0, 1.0, 1.0), (0.3, 0.0, 1.0, 0.2, 0.9)])
+@pytest.mark.parametrize("values", [(0.0,) * 6, (1.0,) * 6, (0.3, 0.0, 1.0, 0.2, 0.9, 0.4)])
 def test_noisy_or_stays_in_unit_interval_and_only_grows(values):
-    names = ("coaction", "agreement", "identity", "infrastructure", "copy")
+    names = ("coaction", "agreement", "identity", "infrastructure", "copy", "farm")
     frame = pl.DataFrame({n: [v] for n, v in zip(names, values)})
     base = frame.select(noisy_or({n: pl.col(n) for n in names}))
     assert 0.0 <= base.item() <= 1.0
@@ -80,7 +80,7 @@ def test_noisy_or_stays_in_unit_interval_and_only_grows(values):
 
 
 def test_one_weak_strand_alone_cannot_flag():
-    facts = pl.DataFrame({"coaction": [0.0], "agreement": [0.0], "identity": [1.0], "infrastructure": [0.0], "copy": [0.0]})
+    facts = pl.DataFrame({"coaction": [0.0], "agreement": [0.0], "identity": [1.0], "infrastructure": [0.0], "copy": [0.0], "farm": [0.0]})
     scored = score_clusters(facts, threshold=0.5)
     assert scored["score"].item() == pytest.approx(0.35) and not scored["flagged"].item()
     both = facts.with_columns(pl.lit(1.0).alias("infrastructure"))

@@ -78,6 +78,11 @@ def test_generated_report_draws_cards_timelines_and_graphs_offline(browser, demo
     for card in cards:
         for selector, marks in (("svg.timeline", "rect"), ("svg.burst", "circle"), ("svg.graph", "line"), ("svg.histogram", "rect")):
             picture = card.query_selector(selector)
+            if picture is None and selector == "svg.burst":
+                # A farm (flagged on shared infrastructure and the objects it owns beyond chance) may have
+                # no significant co-action link inside: no burst to draw, and the card says so.
+                assert "no shared objects" in card.inner_text() and "expected by chance" in card.inner_text()
+                continue
             assert picture is not None, selector
             box = picture.bounding_box()
             assert box and box["width"] > 100 and box["height"] > 40, selector

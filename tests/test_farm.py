@@ -1,0 +1,114 @@
+"""The ``farm`` strand (detector.scoring): many accounts behind shared infrastructure that act together.
+
+A hand-built world: organic accounts posting tags from a large pool, each from
+its own address; thirty of them behind one carrier NAT (unrelated, shared
+address); and a farm of thirty accounts behind three proxies that push forty
+campaign tags, each tag by a few members hours apart, so no member pair meets
+often enough inside the co-action window for the pair test.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+import pytest
+
+from detector.config import Config
+from detector.pipeline import detect
+from features.groups import own_objects_beyond_chance
+
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DAYS = 30
+N_ORGANIC = 300
+NAT = [f"user_{i:03d}" for i in range(30)]
+FARM = [f"farm_{i:02d}" for i in range(30)]
+
+
+def _world(seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, datetime, str, str]] = []
+    pool = [f"tag{k}" for k in range(3000)]
+    weight = 1.0 / np.arange(1, len(pool) + 1) ** 0.8
+    weight /= weight.sum()
+
+    def chatter(account: str, address: str, n: int) -> None:
+        for t, tag in zip(rng.uniform(0, DAYS * 86400, n), rng.choice(len(pool), n, p=weight)):
+            rows.append((account, START + timedelta(seconds=float(t)), pool[tag], address))
+
+    for i in range(N_ORGANIC):
+        account = f"user_{i:03d}"
+        chatter(account, "nat" if account in NAT else f"home_{i}", int(rng.integers(15, 45)))
+    proxies = ["proxy_a", "proxy_b", "proxy_c"]
+    for j, account in enumerate(FARM):
+        chatter(account, proxies[j % 3], int(rng.integers(15, 45)))
+    for k in range(40):  # each campaign tag: four members, hours apart
+        t0 = rng.uniform(0, (DAYS - 2) * 86400)
+        for step, member in enumerate(rng.choice(len(FARM), 4, replace=False)):
+            t = t0 + step * 3 * 3600 + rng.uniform(0, 1800)
+            rows.append((FARM[member], START + timedelta(seconds=float(t)), f"campaign{k}", proxies[(member + step) % 3]))
+    return pl.DataFrame(rows, schema=["account_id", "timestamp", "hashtags", "ip"], orient="row").with_columns(
+        pl.lit("post").alias("action"), pl.col("hashtags").map_elements(lambda h: [h], return_dtype=pl.List(pl.String))
+    )
+
+
+@pytest.fixture(scope="module")
+def world() -> pl.DataFrame:
+    return _world()
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    return detect(world, None, Config())
+
+
+def _flagged(accounts: pl.DataFrame) -> set[str]:
+    return set(accounts.filter("flagged")["account_id"].to_list())
+
+
+@pytest.mark.slow
+def test_a_farm_behind_shared_proxies_is_flagged_and_a_nat_is_not(result):
+    flagged = _flagged(result.accounts)
+    assert len(flagged & set(FARM)) >= 27
+    assert not flagged & set(NAT)
+    assert flagged <= set(FARM)
+
+
+@pytest.mark.slow
+def test_both_crowds_are_clustered_on_their_shared_addresses(result):
+    # The NAT is clustered too (its accounts share an address): it is the score that tells them apart.
+    accounts = result.accounts
+    nat = accounts.filter(pl.col("account_id").is_in(NAT))
+    assert (nat["cluster_id"] >= 0).mean() > 0.9
+    assert nat["score"].max() < Config().score.threshold
+
+
+@pytest.mark.slow
+def test_the_farm_needs_its_own_objects_not_only_its_proxies(world):
+    # The same farm without its campaign tags is thirty accounts behind three proxies: not flagged.
+    quiet = world.filter(~pl.col("hashtags").list.first().str.starts_with("campaign"))
+    assert not _flagged(detect(quiet, None, Config()).accounts)
+
+
+def test_unrelated_accounts_own_about_as_many_objects_as_chance_predicts():
+    rng = np.random.default_rng(1)
+    n_accounts, n_objects = 400, 1500
+    acts = {(f"a{a}", f"o{o}") for a in range(n_accounts) for o in rng.integers(0, n_objects, 8)}
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(pl.lit("hashtag").alias("signal"))
+    labels = pl.DataFrame({"account_id": [f"a{a}" for a in range(n_accounts)], "cluster_id": [a // 40 for a in range(n_accounts)]})
+    own = own_objects_beyond_chance(incidences, labels, max_object_accounts=1000, min_lift=5.0, min_share=0.5)
+    assert own.height == 10
+    # Summed over ten random groups, the count is within a few standard deviations of the expectation.
+    total, expected = own["own_objects"].sum(), own["expected_own"].sum()
+    assert abs(total - expected) <= 4 * np.sqrt(expected) + 2
+
+
+def test_a_group_that_shares_objects_owns_far_more_than_chance():
+    rng = np.random.default_rng(2)
+    acts = {(f"a{a}", f"o{o}") for a in range(1000) for o in rng.integers(0, 5000, 8)}
+    acts |= {(f"a{a}", f"camp{k}") for k in range(20) for a in rng.choice(10, 3, replace=False)}
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(pl.lit("hashtag").alias("signal"))
+    labels = pl.DataFrame({"account_id": [f"a{a}" for a in range(10)], "cluster_id": [0] * 10})
+    own = own_objects_beyond_chance(incidences, labels, max_object_accounts=1000, min_lift=5.0, min_share=0.5).row(0, named=True)
+    assert own["own_objects"] >= 20 and own["expected_own"] < 2
