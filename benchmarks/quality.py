@@ -98,12 +98,12 @@ def _cell(value: float | None, digits: int) -> str:
     return f"{0.0:.{digits}f}" if float(text) == 0 else text  # no "-0.000" for tiny negative ARIs
 
 
-def markdown_table(rows: list[dict], *, n_accounts: int | None) -> str:
-    """The summary as a Markdown table; '–' marks a metric undefined on every seed."""
+def markdown_table(rows: list[dict], *, n_accounts: int | None, heading: str | None = None) -> str:
+    """The summary as a Markdown table; '–' marks a metric undefined on every seed. ``heading`` replaces the title and note."""
     size = "each scenario's default size" if n_accounts is None else f"{n_accounts} accounts"
     lines = [
-        "# Quality on simulated scenarios: every method, contract metrics",
-        "",
+        heading
+        or "# Quality on simulated scenarios: every method, contract metrics\n\n"
         f"Mean over seeds ({size}); `seeds` = runs averaged, `–` = undefined "
         "(e.g. recall with no coordinated accounts). Raw runs: `quality.json`. "
         "Regenerate with `python -m benchmarks.quality`.",

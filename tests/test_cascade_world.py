@@ -1,0 +1,60 @@
+"""The second world generator (``benchmarks.cascade_world``) and its quality harness (``benchmarks.generalization``)."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from benchmarks.cascade_world import VARIANTS, cascade_world
+from detector import schema
+
+
+@pytest.fixture(scope="module")
+def world():
+    return cascade_world("plain", seed=3, n_accounts=800)
+
+
+def test_world_is_in_the_contract_schemas_and_deterministic(world):
+    assert world.events.schema == pl.Schema(schema.EVENTS)
+    assert world.accounts.select(list(schema.ACCOUNTS)).schema == pl.Schema(schema.ACCOUNTS)
+    assert world.truth.schema == pl.Schema(schema.TRUTH)
+    again = cascade_world("plain", seed=3, n_accounts=800)
+    assert again.events.equals(world.events) and again.truth.equals(world.truth)
+    assert not cascade_world("plain", seed=4, n_accounts=800).events.equals(world.events)
+
+
+def test_world_has_operators_organic_cascades_and_its_hard_negatives(world):
+    events, truth = world.events, world.truth
+    assert set(events["account_id"].unique()) <= set(truth["account_id"])
+    assert truth["account_id"].n_unique() == truth.height == world.accounts.height
+    members = truth.filter(pl.col("operator_id").is_not_null())
+    assert 0 < members.height < truth.height / 2
+    # Every share and reply points at a post that exists.
+    posts = events.filter(pl.col("action") == "post")["event_id"]
+    assert events.filter(pl.col("action").is_in(["share", "reply"]))["target"].is_in(posts.implode()).all()
+    # Organic virality: some post is shared by many accounts that no operator runs.
+    organic_sharers = events.filter(pl.col("action") == "share").join(truth.filter(pl.col("operator_id").is_null()), on="account_id")
+    assert organic_sharers.group_by("target").agg(pl.col("account_id").n_unique().alias("n"))["n"].max() >= 40
+    # Fandom tags are posted by many organic accounts; a carrier NAT serves hundreds of accounts.
+    fandom = events.filter(pl.col("hashtags").list.contains("fandom0")).join(truth, on="account_id")
+    assert fandom["account_id"].n_unique() >= 30 and fandom["operator_id"].null_count() > fandom.height / 2
+    assert events.group_by("ip").agg(pl.col("account_id").n_unique().alias("n"))["n"].max() >= 150
+
+
+def test_every_variant_builds(world):
+    for name in VARIANTS:
+        small = cascade_world(name, seed=0, n_accounts=300)
+        assert small.events.height > 0 and small.truth["operator_id"].drop_nulls().len() > 0
+
+
+@pytest.mark.slow
+def test_quick_generalization_run_writes_its_table(tmp_path):
+    from benchmarks.generalization import main
+
+    assert main(["--quick", "--methods", "coordetect", "pacheco", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "generalization.md").read_text()
+    assert "| cascade/plain | coordetect |" in table and "| cascade/plain | pacheco |" in table
+    runs = json.loads((tmp_path / "generalization.json").read_text())["runs"]
+    assert {r["method"] for r in runs} == {"coordetect", "pacheco"} and all("precision" in r for r in runs)
