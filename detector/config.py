@@ -69,6 +69,7 @@ class DetectorConfig:
     cohort_s: int = _param(86400, _int_at_least(0))
     max_template_accounts: int = _param(500, _int_at_least(2))
     identity_strength: float = _param(0.5, _number_in(0.0, 100.0))
+    coaction_strength_cap: float = _param(2.0, _number_in(0.01, 1e9))
     min_pair_strength: float = _param(0.0, _number_in(0.0, 1e9))
     group_rounds: int = _param(2, _int_at_least(0))
     group_min_share: float = _param(0.5, _number_in(0.0, 1.0))

@@ -231,7 +231,22 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
     evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
     # Held until the score stage (farm facts, group test) with categorical accounts and signals: four bytes an account, not sixteen.
     evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
-    evidence.pairs.append(significant.select("source", "target", "signal", pl.col("evidence").alias("strength")))
+    evidence.pairs.append(significant.select("source", "target", "signal", saturated(pl.col("evidence"), config.detector.coaction_strength_cap).alias("strength")))
+
+
+def saturated(evidence: pl.Expr, cap: float) -> pl.Expr:
+    """A co-action signal's link strength, ``cap * (1 - exp(-evidence / cap))``: about the evidence while small, never above ``cap``.
+
+    Evidence grows with the number of co-acted objects. Organic accounts that
+    follow the same hubs meet on dozens of popular posts and pass the pair test
+    with large evidence in one signal; an operator's members meet on fewer
+    objects but in several signals (its posts, links, tags, texts). Summed
+    unsaturated, the crowd's single links outweigh the operator's, and HDBSCAN,
+    which builds its hierarchy from each account's strongest links, files each
+    member under the crowd it also reshares with. Saturated, agreement across
+    signals outweighs volume within one.
+    """
+    return cap * (1.0 - (-evidence / cap).exp())
 
 
 def _infrastructure_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence) -> None:

@@ -58,3 +58,36 @@ def test_quick_generalization_run_writes_its_table(tmp_path):
     assert "| cascade/plain | coordetect |" in table and "| cascade/plain | pacheco |" in table
     runs = json.loads((tmp_path / "generalization.json").read_text())["runs"]
     assert {r["method"] for r in runs} == {"coordetect", "pacheco"} and all("precision" in r for r in runs)
+
+
+def test_saturated_strength_is_about_the_evidence_while_small_and_never_above_the_cap():
+    from detector.pipeline import saturated
+
+    evidence = pl.Series("e", [0.0, 0.1, 1.0, 8.0, 500.0])
+    out = pl.select(saturated(pl.lit(evidence), 2.0)).to_series()
+    assert out[0] == 0.0 and abs(out[1] - 0.1) < 0.003
+    assert out.is_sorted() and (out <= 2.0).all() and out[4] > 1.99
+
+
+@pytest.mark.slow
+def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_signal_volume_saturates():
+    """cascade/plain seed 0: the 112-account operator's members reshare with their organic neighbours.
+
+    Unsaturated, each member's strongest links go to the organic crowd and HDBSCAN
+    files it there (6 of 112 flagged); with the default cap, its own links across
+    signals (its links, tags, posts, handles, address pool) hold it together.
+    """
+    from detector.config import Config, build_config
+    from detector.pipeline import detect
+
+    world = cascade_world("plain", seed=0)
+    sizes = world.truth.group_by("operator_id").len()
+    largest = sizes.filter(pl.col("operator_id").is_not_null()).sort("len")["operator_id"][-1]
+    members = world.truth.filter(pl.col("operator_id") == largest)["account_id"]
+
+    def flagged_share(config) -> float:
+        accounts = detect(world.events, world.accounts, config).accounts
+        return accounts.filter(pl.col("account_id").is_in(members.implode()))["flagged"].mean()
+
+    assert flagged_share(Config()) >= 0.9
+    assert flagged_share(build_config({"detector": {"coaction_strength_cap": 1e9}})) < 0.2
