@@ -162,7 +162,7 @@ def cascade_world(variant: str = "plain", *, seed: int = 0, n_accounts: int | No
         hashtags=[[f"topic{t}"] if h else None for t, h in zip(topic, has_tag)],
     )
     appeal = rng.lognormal(0.0, 1.3, len(author)) * np.sqrt(degree[author] / degree.mean())
-    origin, origin_time, spreader, spread_time = np.arange(len(author)), post_time, author, post_time
+    origin, spreader, spread_time = np.arange(len(author)), author, post_time
     for _generation in range(2):
         which, follower = _neighbours(adjacency, spreader)
         p = np.clip(v.share_base * appeal[origin[which]] * susceptibility[follower] * 30, 0, 0.9)

@@ -74,12 +74,7 @@ def cluster_accounts(
     """
     if fused.is_empty():
         return pl.DataFrame(schema=LABELS)
-    names = pl.concat([fused["source"], fused["target"]]).unique().sort()
-    index = pl.DataFrame({"account_id": names}).with_row_index("node")
-    coded = (
-        fused.join(index.rename({"account_id": "source", "node": "i"}), on="source")
-        .join(index.rename({"account_id": "target", "node": "j"}), on="target")
-    )
+    names, coded = index_pairs(fused)
     i, j = coded["i"].to_numpy(), coded["j"].to_numpy()
     distance = 1.0 / (1.0 + coded["strength"].to_numpy())
     n = len(names)
@@ -101,6 +96,16 @@ def cluster_accounts(
     labels = _attach_noise(graph, labels, share=attach_share)
     frame = pl.DataFrame({"account_id": names, "cluster_id": labels})
     return _renumber(frame)
+
+
+def index_pairs(pairs: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """The accounts of ``pairs`` (``source``, ``target``, ...) sorted, and ``pairs`` in its own row order with each side's position among them (``i``, ``j``)."""
+    names = pl.concat([pairs["source"], pairs["target"]]).unique().sort()
+    index = pl.DataFrame({"account_id": names}).with_row_index("node")
+    coded = pairs.join(index.rename({"account_id": "source", "node": "i"}), on="source", maintain_order="left").join(
+        index.rename({"account_id": "target", "node": "j"}), on="target", maintain_order="left"
+    )
+    return names, coded
 
 
 def pairs_inside(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:

@@ -35,7 +35,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from detector.cluster import PAIR_EVIDENCE, fuse, pairs_inside
+from detector.cluster import PAIR_EVIDENCE, fuse, index_pairs, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
@@ -459,16 +459,12 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
     inside = pairs_inside(infrastructure.select("source", "target").unique(), labels)
     if inside.is_empty():
         return pl.DataFrame(schema=FARM_FACTS)
-    names = pl.concat([inside["source"], inside["target"]]).unique().sort()
-    index = pl.DataFrame({"account_id": names}).with_row_index("node")
-    coded = inside.join(index.rename({"account_id": "source", "node": "i"}), on="source").join(
-        index.rename({"account_id": "target", "node": "j"}), on="target"
-    )
+    names, coded = index_pairs(inside)
     n = len(names)
     graph = sp.coo_matrix((np.ones(coded.height), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     groups = (
-        index.with_columns(pl.Series("group", component, dtype=pl.Int64))
+        pl.DataFrame({"account_id": names, "group": pl.Series(component, dtype=pl.Int64)})
         .join(labels, on="account_id")
         .with_columns(pl.len().over("group").cast(pl.Int64).alias("infra_group"))
         # The largest group per cluster (ties: the one with the smallest account, for the same answer every run).

@@ -419,14 +419,12 @@ def cluster_accounts_spark(spark, fused: pl.DataFrame, **params) -> pl.DataFrame
     """
     from scipy.sparse.csgraph import connected_components
 
-    from detector.cluster import LABELS, _renumber, cluster_accounts
+    from detector.cluster import LABELS, _renumber, cluster_accounts, index_pairs
 
     if fused.is_empty():
         return pl.DataFrame(schema=LABELS)
-    names = pl.concat([fused["source"], fused["target"]]).unique().sort()
-    index = pl.DataFrame({"account_id": names}).with_row_index("node")
-    source = fused["source"].to_frame().join(index, left_on="source", right_on="account_id", maintain_order="left")["node"].to_numpy()
-    target = fused["target"].to_frame().join(index, left_on="target", right_on="account_id", maintain_order="left")["node"].to_numpy()
+    names, coded = index_pairs(fused)
+    source, target = coded["i"].to_numpy(), coded["j"].to_numpy()
     import numpy as np
     import scipy.sparse as sp
 
