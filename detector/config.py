@@ -87,6 +87,7 @@ class ClusterConfig:
     split_density: float = _param(0.25, _number_in(0.0, 1.0))
     trim_share: float = _param(0.25, _number_in(0.0, 1.0))
     attach_share: float = _param(0.5, _number_in(0.0, 1.0))
+    neighbourhood_overlap: bool = _param(True, _BOOL)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,7 +39,7 @@ from detector.cluster import PAIR_EVIDENCE, fuse, index_pairs, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.scoring import FARM_FACTS, HOUSEHOLD, cluster_facts, score_clusters
+from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, cluster_facts, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
@@ -148,6 +148,7 @@ def detect(
             split_density=config.cluster.split_density,
             trim_share=config.cluster.trim_share,
             attach_share=config.cluster.attach_share,
+            neighbourhood=config.cluster.neighbourhood_overlap,
         ),
     )
     detection = timed("score", _score, events, accounts, config, evidence, fused, labels)
@@ -303,6 +304,13 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     pair_coaction = coaction.group_by("source", "target").agg(
         (pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"), pl.col("evidence").sum().alias("coaction_strength")
     )
+    # The pair's fused strength over its co-action signals alone (saturated per signal, as HDBSCAN saw it).
+    ties = [frame.filter(~pl.col("signal").is_in(NOT_COACTION)).select("source", "target", "strength") for frame in evidence.pairs if frame.height]
+    if ties:
+        tie = pl.concat(ties).group_by("source", "target").agg(pl.col("strength").sum().alias("tie"))
+        pair_coaction = pair_coaction.join(tie, on=["source", "target"], how="left")
+    else:
+        pair_coaction = pair_coaction.with_columns(pl.lit(None, dtype=pl.Float64).alias("tie"))
     evidence.report("score: cluster facts")
     flags = _member_flags(labels, evidence)
     coacted = coacted_objects(labels, evidence.objects)

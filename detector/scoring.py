@@ -3,9 +3,16 @@
 A cluster's score combines independent strands of evidence that one operator
 runs its accounts, each strand a number in [0, 1]:
 
-- ``coaction``: how strongly and how densely the members co-act on rare objects
-  (mean fused strength of member pairs, saturating, times the square root of
-  the share of member pairs that are linked, times the mean rarity of the objects);
+- ``coaction``: how much the members co-act on objects of their own: the
+  co-action evidence per member (summed over its links inside the cluster,
+  saturating at ``MEMBER_EVIDENCE_SCALE``), times the cluster's exclusivity (the
+  share of the actors on its co-acted objects who are members), times how
+  strongly the typical co-acting pair is tied (mean co-action strength of the
+  linked member pairs, as a share of ``TIE_SCALE``, at most 1). The last factor
+  keeps a crowd from adding up to an operator: a fandom captured whole is
+  exclusive to its show's hashtag and its members meet each other often, but
+  each pair only weakly (mean tie 0.76 for a 97-account fandom, against 1.2-6.7
+  for the operators' clusters near the threshold);
 - ``agreement``: the share of linked member pairs that several signals link;
 - ``identity``: the share of members created within a day of another member
   with the same handle template (name plus digits and the like);
@@ -48,6 +55,9 @@ SCORE_CAPS = {"coaction": 0.85, "agreement": 0.5, "identity": 0.35, "infrastruct
 STRANDS = tuple(SCORE_CAPS)
 # Member evidence (summed link strength per member) at which the co-action strand reaches 63% of its exclusivity.
 MEMBER_EVIDENCE_SCALE = 4.0
+# Mean co-action strength of a cluster's linked pairs (saturated per signal) at which the co-action strand
+# counts in full: about one signal's strong link; weaker ties scale it down proportionally.
+TIE_SCALE = 1.0
 # Members sharing infrastructure up to this many are a household's worth: no farm evidence.
 HOUSEHOLD = 4
 # Members beyond HOUSEHOLD at which the farm strand's size factor reaches 63%.
@@ -67,6 +77,7 @@ CLUSTER_FACTS: dict[str, pl.DataType] = {
     "density": pl.Float64(),
     "member_evidence": pl.Float64(),
     "mean_strength": pl.Float64(),
+    "tie": pl.Float64(),
     "rarity": pl.Float64(),
     "exclusivity": pl.Float64(),
     "infra_group": pl.Int64(),
@@ -94,9 +105,9 @@ def cluster_facts(
 ) -> pl.DataFrame:
     """One row per cluster with its size, density, strength and every strand.
 
-    ``pair_coaction``: ``source, target, rarity, coaction_strength`` (mean rarity of
-    the objects each linked pair co-acted on, and its summed rarity-weighted
-    co-action over the significant signals); ``member_flags``: ``account_id, identity,
+    ``pair_coaction``: ``source, target, rarity, coaction_strength, tie`` (mean rarity of
+    the objects each linked pair co-acted on, its summed rarity-weighted
+    co-action over the significant signals, and its fused strength over them); ``member_flags``: ``account_id, identity,
     infrastructure, copy`` (1.0 when the account shares that trait with another
     member of its cluster, else 0.0); ``farm`` (``FARM_FACTS``): per cluster the
     largest group of members linked through shared infrastructure and its own
@@ -112,6 +123,7 @@ def cluster_facts(
         pl.col("strength").mean().alias("mean_strength"),
         pl.col("rarity").mean().fill_null(0.0).alias("rarity"),
         pl.col("coaction_strength").fill_null(0.0).sum().alias("coaction_total"),
+        pl.col("tie").mean().alias("tie"),
         (pl.col("signals").list.set_difference(pl.lit(NOT_COACTION)).list.len() >= 2).mean().alias("agreement"),
     )
     traits = members.join(member_flags, on="account_id", how="left").group_by("cluster_id").agg(
@@ -132,6 +144,7 @@ def cluster_facts(
             pl.col("rarity").fill_null(0.0),
             pl.col("agreement").fill_null(0.0),
             pl.col("coaction_total").fill_null(0.0),
+            pl.col("tie").fill_null(0.0),
         )
         .with_columns(
             (pl.col("linked_pairs") / (pl.col("n_accounts") * (pl.col("n_accounts") - 1) / 2)).alias("density"),
@@ -142,7 +155,11 @@ def cluster_facts(
             (2.0 * pl.col("coaction_total") / pl.col("n_accounts")).alias("member_evidence"),
         )
         .with_columns(
-            ((1.0 - (-pl.col("member_evidence") / MEMBER_EVIDENCE_SCALE).exp()) * pl.col("exclusivity")).alias("coaction"),
+            (
+                (1.0 - (-pl.col("member_evidence") / MEMBER_EVIDENCE_SCALE).exp())
+                * pl.col("exclusivity")
+                * (pl.col("tie") / TIE_SCALE).clip(upper_bound=1.0)
+            ).alias("coaction"),
             # Agreeing signals and copied texts count as far as the shared objects are the group's own.
             (pl.col("agreement") * pl.col("exclusivity")).alias("agreement"),
             (pl.col("copy") * pl.col("exclusivity")).alias("copy"),

@@ -143,3 +143,55 @@ def test_sparse_rim_trim_and_attach_equal_the_dense_reference(seed):
             _dense_trim(graph, labels, share=share, min_cluster_size=3),
         )
         assert np.array_equal(_attach_noise(graph, labels, share=share), _dense_attach(graph, labels, share=share))
+
+
+def _random_graph(rng, n, n_links):
+    import scipy.sparse as sp
+
+    i, j = rng.integers(0, n, n_links), rng.integers(0, n, n_links)
+    keep = i != j
+    lo, hi = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
+    pairs = np.unique(np.stack([lo, hi], axis=1), axis=0)
+    d = rng.uniform(0.05, 1.0, len(pairs))
+    return sp.coo_matrix((np.r_[d, d], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])), shape=(n, n)).tocsr()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_neighbourhood_overlap_equals_the_set_definition(seed, monkeypatch):
+    import detector.cluster as cluster
+
+    rng = np.random.default_rng(seed)
+    graph = _random_graph(rng, 60, 240)
+    nbrs = [set(graph.indices[graph.indptr[u] : graph.indptr[u + 1]]) | {u} for u in range(60)]
+    expected = graph.tocoo()
+    want = {(u, v): len(nbrs[u] & nbrs[v]) / np.sqrt(len(nbrs[u]) * len(nbrs[v])) for u, v in zip(expected.row, expected.col)}
+    monkeypatch.setattr(cluster, "_OVERLAP_BLOCK_ENTRIES", 50)  # many row blocks: the result must not depend on them
+    got = cluster.neighbourhood_overlap(graph)
+    assert np.array_equal(got.indptr, graph.indptr) and np.array_equal(got.indices, graph.indices)
+    coo = got.tocoo()
+    assert {(u, v): pytest.approx(w) for u, v, w in zip(coo.row, coo.col, coo.data)} == want
+
+
+def test_a_ring_inside_a_crowd_of_equally_strong_links_is_found():
+    """A 30-account near-clique whose links are no stronger than the crowd's around it.
+
+    Each ring member also links to a few crowd accounts; the crowd's accounts link
+    at random. By strength alone HDBSCAN sees one undifferentiated component; the
+    neighbourhood overlap lets the ring stand out as the group it is.
+    """
+    rng = np.random.default_rng(7)
+    ring = [f"r{i:02d}" for i in range(30)]
+    crowd = [f"c{i:03d}" for i in range(600)]
+    rows = [row for row in _clique(ring, 1.8) if rng.random() < 0.95]
+    for _ in range(2400):
+        a, b = rng.choice(len(crowd), 2, replace=False)
+        rows.append((crowd[min(a, b)], crowd[max(a, b)], "share", 1.8))
+    for member in ring:
+        for c in rng.choice(len(crowd), 2, replace=False):
+            rows.append((member, crowd[c], "share", 1.8))
+    fused = _fused(rows)
+    labels = cluster_accounts(fused, min_cluster_size=3, min_samples=2)
+    ring_labels = labels.filter(pl.col("account_id").is_in(ring))["cluster_id"]
+    best = ring_labels.filter(ring_labels >= 0).mode().sort()[0]
+    members = set(labels.filter(pl.col("cluster_id") == best)["account_id"])
+    assert len(members & set(ring)) >= 27 and len(members - set(ring)) <= 2
