@@ -22,10 +22,15 @@ runs its accounts, each strand a number in [0, 1]:
 - ``farm``: many members behind shared infrastructure that also act together.
   The size of the largest group of members linked through shared devices or
   addresses, beyond household size (``1 - exp(-(g - HOUSEHOLD) / FARM_SCALE)``),
-  times that group's own objects beyond chance per account of it, saturating
-  (``1 - exp(-(own - expected) / g)``; ``features.groups.own_objects_beyond_chance``:
-  objects over the whole period of which the group's accounts are most of the
-  actors, against the count unrelated accounts of the same activity would reach). Thirty
+  times how far that group's own objects are beyond chance: the Poisson tail
+  ``p = P(Poisson(expected) >= own)`` as evidence ``-log10 p``, saturating
+  (``1 - exp(-(-log10 p) / FARM_EVIDENCE_SCALE)``, 63% at the 1% level;
+  ``features.groups.own_objects_beyond_chance``: objects over the whole period of
+  which the group's accounts are most of the actors, against the count unrelated
+  accounts of the same activity would reach). A hashtag farm owns few objects (its
+  two or three campaign tags), so the count of its own objects per account, used
+  before, missed it: 40 accounts behind shared addresses owning 3 tags where 0.65
+  are expected is p = 0.03. Thirty
   accounts behind one proxy that keep pushing the same tags are a farm even when
   no member pair meets often enough for the pair test; a household is too small
   to count, and strangers behind a carrier NAT or campus network own no objects
@@ -47,7 +52,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
+from scipy.stats import poisson
 
 from detector.cluster import pairs_inside
 
@@ -62,6 +69,9 @@ TIE_SCALE = 1.0
 HOUSEHOLD = 4
 # Members beyond HOUSEHOLD at which the farm strand's size factor reaches 63%.
 FARM_SCALE = 8.0
+# Decades of Poisson evidence (-log10 p) for a group's own objects beyond chance at which
+# the farm strand's second factor reaches 63%: 2 is the 1% level.
+FARM_EVIDENCE_SCALE = 2.0
 FARM_FACTS: dict[str, pl.DataType] = {
     "cluster_id": pl.Int64(),
     "infra_group": pl.Int64(),
@@ -149,6 +159,7 @@ def cluster_facts(
         .with_columns(
             (pl.col("linked_pairs") / (pl.col("n_accounts") * (pl.col("n_accounts") - 1) / 2)).alias("density"),
         )
+        .pipe(_with_own_factor)
         .with_columns(
             # Co-action evidence per member: the summed co-action strength of its links inside
             # the cluster, on average (shared infrastructure and identity have strands of their own).
@@ -165,11 +176,26 @@ def cluster_facts(
             (pl.col("copy") * pl.col("exclusivity")).alias("copy"),
             (
                 (1.0 - (-((pl.col("infra_group") - HOUSEHOLD).clip(lower_bound=0)) / FARM_SCALE).exp())
-                * (1.0 - (-((pl.col("own_objects") - pl.col("expected_own")).clip(lower_bound=0.0)) / pl.col("infra_group").clip(lower_bound=1)).exp())
+                * pl.col("_own_factor")
             ).alias("farm"),
         )
     )
     return facts.select(list(CLUSTER_FACTS)).sort("cluster_id").cast(CLUSTER_FACTS)
+
+
+def _with_own_factor(facts: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_own_factor``: how far the infrastructure group's own objects are beyond chance, in [0, 1).
+
+    ``-log10 P(Poisson(expected_own) >= own_objects)``, the Poisson tail's evidence
+    in decades, saturating at ``FARM_EVIDENCE_SCALE``; 0 when the group owns no
+    more than chance predicts.
+    """
+    own = facts["own_objects"].to_numpy().astype(np.float64)
+    expected = facts["expected_own"].to_numpy().astype(np.float64)
+    tail = poisson.sf(own - 1.0, np.maximum(expected, 1e-12))
+    decades = -np.log10(np.clip(tail, 1e-300, 1.0))
+    factor = np.where(own > expected, 1.0 - np.exp(-decades / FARM_EVIDENCE_SCALE), 0.0)
+    return facts.with_columns(pl.Series("_own_factor", factor, dtype=pl.Float64))
 
 
 SCORE_DECIMALS = 6

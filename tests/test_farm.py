@@ -17,6 +17,7 @@ import pytest
 
 from detector.config import Config
 from detector.pipeline import detect
+from detector.scoring import cluster_facts, score_clusters
 from features.groups import own_objects_beyond_chance
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -112,3 +113,24 @@ def test_a_group_that_shares_objects_owns_far_more_than_chance():
     labels = pl.DataFrame({"account_id": [f"a{a}" for a in range(10)], "cluster_id": [0] * 10})
     own = own_objects_beyond_chance(incidences, labels, max_object_accounts=1000, min_lift=5.0, min_share=0.5).row(0, named=True)
     assert own["own_objects"] >= 20 and own["expected_own"] < 2
+
+
+def _farm_only_score(infra_group: int, own: int, expected: float) -> float:
+    """Score of a cluster whose members all share infrastructure and that has no co-action evidence."""
+    labels = pl.DataFrame({"account_id": [f"m{i}" for i in range(infra_group)], "cluster_id": [0] * infra_group})
+    empty_pairs = pl.DataFrame(schema={"source": pl.String, "target": pl.String, "strength": pl.Float64, "signals": pl.List(pl.String)})
+    empty_coaction = pl.DataFrame(schema={"source": pl.String, "target": pl.String, "rarity": pl.Float64, "coaction_strength": pl.Float64, "tie": pl.Float64})
+    flags = labels.select("account_id", identity=pl.lit(0.0), infrastructure=pl.lit(1.0), copy=pl.lit(0.0))
+    farm = pl.DataFrame({"cluster_id": [0], "infra_group": [infra_group], "own_objects": [own], "expected_own": [expected]})
+    facts = cluster_facts(labels, empty_pairs, empty_coaction, flags, pl.DataFrame(schema={"cluster_id": pl.Int64, "exclusivity": pl.Float64}), farm)
+    return score_clusters(facts, threshold=0.5)["score"].item()
+
+
+def test_a_hashtag_farm_owning_a_few_tags_far_beyond_chance_is_flagged_and_one_extra_object_is_not():
+    # Forty accounts behind shared addresses that own their three campaign tags, where chance
+    # gives 0.65 (p = 0.03): a farm. The count per account (3 / 40) would call it nothing.
+    assert _farm_only_score(40, 3, 0.65) >= 0.5
+    # One object where chance gives 0.57 is what strangers behind a campus network reach.
+    assert _farm_only_score(40, 1, 0.57) < 0.45
+    # No more than chance: the infrastructure strand alone.
+    assert _farm_only_score(40, 1, 1.2) == pytest.approx(0.35)
