@@ -65,6 +65,8 @@ class DetectorConfig:
     min_text_chars: int = _param(25, _int_at_least(1))
     near_duplicate_threshold: float = _param(0.6, _number_in(0.05, 1.0))
     max_accounts_per_address: int = _param(50, _int_at_least(2))
+    max_accounts_per_device: int = _param(1000, _int_at_least(2))
+    address_pool_overlap: float = _param(0.5, _number_in(0.0, 1.0))
     infrastructure_strength: float = _param(0.5, _number_in(0.0, 100.0))
     cohort_s: int = _param(86400, _int_at_least(0))
     max_template_accounts: int = _param(500, _int_at_least(2))

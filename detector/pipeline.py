@@ -253,7 +253,13 @@ def saturated(evidence: pl.Expr, cap: float) -> pl.Expr:
 def _infrastructure_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence) -> None:
     if not {"ip", "device_id"} & set(events.columns):
         return
-    pairs = shared_infrastructure_pairs(events, max_accounts_per_address=config.detector.max_accounts_per_address)
+    cfg = config.detector
+    pairs = shared_infrastructure_pairs(
+        events,
+        max_accounts_per_address=cfg.max_accounts_per_address,
+        max_accounts_per_device=cfg.max_accounts_per_device,
+        pool_overlap=cfg.address_pool_overlap if cfg.address_pool_overlap > 0 else None,
+    )
     evidence.infrastructure = pairs
     evidence.pairs.append(pairs.select("source", "target", "signal", pl.lit(config.detector.infrastructure_strength).alias("strength")))
 

@@ -66,3 +66,40 @@ def test_same_input_gives_the_same_bits_on_a_realistic_data_set():
     first = InfraBuilder().build(events)
     for _ in range(4):
         assert InfraBuilder().build(events).equals(first)
+
+
+def _rotating(rng, accounts, addresses, uses_per_account):
+    """Each account acts from ``uses_per_account`` addresses drawn at random from ``addresses``."""
+    rows = [(a, addresses[i]) for a in accounts for i in rng.choice(len(addresses), uses_per_account, replace=False)]
+    return [a for a, _ in rows], [ip for _, ip in rows]
+
+
+def test_a_farm_rotating_over_its_proxies_pairs_up_and_a_carrier_nat_does_not():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    farm = [f"farm{i:03d}" for i in range(120)]  # 120 accounts over 15 proxies: each proxy sees about 80 of them
+    carrier = [f"user{i:04d}" for i in range(3000)]  # 3,000 subscribers over 40 addresses: each sees about 370
+    fa, fi = _rotating(rng, farm, [f"10.0.0.{k}" for k in range(15)], 10)
+    ca, ci = _rotating(rng, carrier, [f"100.64.0.{k}" for k in range(40)], 5)
+    events = _events(fa + ca, ip=fi + ci)
+    without = shared_infrastructure_pairs(events, max_accounts_per_address=50)
+    assert without.is_empty()  # every address is beyond the cap
+    pairs = shared_infrastructure_pairs(events, max_accounts_per_address=50, pool_overlap=0.5)
+    linked = set(pairs["source"]) | set(pairs["target"])
+    assert linked == set(farm)
+    assert pairs.height == 120 * 119 // 2
+
+
+def test_one_big_address_is_no_pool():
+    accounts = [f"u{i:03d}" for i in range(80)]
+    assert shared_infrastructure_pairs(_events(accounts, ip=["1.2.3.4"] * 80), pool_overlap=0.5).is_empty()
+
+
+def test_a_device_that_hundreds_of_accounts_report_is_a_farm_until_the_device_cap():
+    accounts = [f"u{i:03d}" for i in range(120)]
+    events = _events(accounts, device_id=["phone-1"] * 120)
+    assert shared_infrastructure_pairs(events, max_accounts_per_address=50).is_empty()  # devices default to the address cap
+    pairs = shared_infrastructure_pairs(events, max_accounts_per_address=50, max_accounts_per_device=1000)
+    assert pairs.height == 120 * 119 // 2 and set(pairs["signal"]) == {"device"}
+    assert shared_infrastructure_pairs(events, max_accounts_per_address=50, max_accounts_per_device=100).is_empty()
