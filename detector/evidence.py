@@ -70,12 +70,11 @@ def cluster_evidence(
                 parts[row["cluster_id"]].append((-1.0, f"{row['touched']} of {sizes[row['cluster_id']]} {phrase}"))
     if {"infra_group", "own_objects", "expected_own"} <= set(scored.columns):
         for row in scored.filter(pl.col("infra_group") > 0).iter_rows(named=True):
+            group = f"the {row['infra_group']:,} linked through shared addresses or devices"
+            if row["infra_group"] > sizes[row["cluster_id"]]:
+                group = f"members of {row['infra_group']:,} accounts linked through shared addresses or devices, which"
             parts[row["cluster_id"]].append(
-                (
-                    -1.0,
-                    f"the {row['infra_group']} linked through shared addresses or devices are most of the actors of "
-                    f"{row['own_objects']:,} objects, {row['expected_own']:.1f} expected by chance",
-                )
+                (-1.0, f"{group} are most of the actors of {row['own_objects']:,} objects, {row['expected_own']:.1f} expected by chance")
             )
     rows = []
     for cid, items in parts.items():

@@ -39,7 +39,7 @@ from detector.cluster import PAIR_EVIDENCE, fuse, index_pairs, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, cluster_facts, score_clusters
+from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, cluster_facts, farm_strand, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.content import near_duplicate_groups
@@ -463,43 +463,85 @@ def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
 def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
     """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
 
-    The members linked through shared devices or addresses (pairs inside the
-    cluster, transitively) form groups; the largest is the cluster's
-    ``infra_group``, and its accounts' own objects over the whole period are
-    counted against chance (``features.groups.own_objects_beyond_chance``).
+    Two readings of "the group behind the cluster's infrastructure", the one with
+    the stronger ``farm`` strand kept: the largest group of members linked through
+    shared devices or addresses inside the cluster (pairs inside, transitively),
+    and the group of all accounts so linked that holds at least half of the
+    members. HDBSCAN may cut a large farm into several clusters, and then each
+    part is judged by the farm it belongs to; a group that reaches beyond the
+    cluster through a household address, though, takes in accounts that own
+    nothing with it, so the inside reading stays. Each group's own objects over the
+    whole period are counted against chance (``features.groups.own_objects_beyond_chance``).
     """
     if infrastructure is None or infrastructure.is_empty() or incidences.is_empty():
         return pl.DataFrame(schema=FARM_FACTS)
-    inside = pairs_inside(infrastructure.select("source", "target").unique(), labels)
-    if inside.is_empty():
-        return pl.DataFrame(schema=FARM_FACTS)
-    names, coded = index_pairs(inside)
-    n = len(names)
-    graph = sp.coo_matrix((np.ones(coded.height), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    groups = (
-        pl.DataFrame({"account_id": names, "group": pl.Series(component, dtype=pl.Int64)})
-        .join(labels, on="account_id")
-        .with_columns(pl.len().over("group").cast(pl.Int64).alias("infra_group"))
-        # The largest group per cluster (ties: the one with the smallest account, for the same answer every run).
-        .sort("cluster_id", "infra_group", "account_id", descending=[False, True, False])
-        .with_columns(pl.col("group").first().over("cluster_id").alias("largest"))
-        .filter((pl.col("group") == pl.col("largest")) & (pl.col("infra_group") > HOUSEHOLD))
+    pairs = infrastructure.select("source", "target").unique()
+    members = labels.filter(pl.col("cluster_id") >= 0)
+    inside = _infra_groups(pairs_inside(pairs, labels)).join(members, on="account_id")
+    largest_inside = (
+        inside.group_by("cluster_id", "group")
+        .agg(pl.len().cast(pl.Int64).alias("infra_group"), pl.col("account_id").min().alias("first"))
+        .sort("cluster_id", "infra_group", "first", descending=[False, True, False])
+        .group_by("cluster_id", maintain_order=True)
+        .first()
     )
-    if groups.is_empty():
+    everywhere = _infra_groups(pairs)
+    sizes = members.group_by("cluster_id").agg(pl.len().alias("n_accounts"))
+    holding_half = (
+        members.join(everywhere, on="account_id")
+        .group_by("cluster_id", "group")
+        .agg(pl.len().alias("inside"), pl.col("account_id").min().alias("first"))
+        .join(sizes, on="cluster_id")
+        .filter(2 * pl.col("inside") >= pl.col("n_accounts"))
+        .sort("cluster_id", "inside", "first", descending=[False, True, False])
+        .group_by("cluster_id", maintain_order=True)
+        .first()
+        .join(everywhere.group_by("group").agg(pl.len().cast(pl.Int64).alias("infra_group")), on="group")
+    )
+    # One frame of candidate groups: (cluster_id, key) with the group's accounts; keys number the candidates.
+    candidates = pl.concat(
+        [
+            largest_inside.select("cluster_id", "group", "infra_group", pl.lit("inside").alias("reading")),
+            holding_half.select("cluster_id", "group", "infra_group", pl.lit("everywhere").alias("reading")),
+        ]
+    ).filter(pl.col("infra_group") > HOUSEHOLD)
+    if candidates.is_empty():
         return pl.DataFrame(schema=FARM_FACTS)
+    candidates = candidates.sort("cluster_id", "reading").with_row_index("key").with_columns(pl.col("key").cast(pl.Int64))
+    accounts = pl.concat(
+        [
+            inside.join(candidates.filter(pl.col("reading") == "inside"), on=["cluster_id", "group"]).select("account_id", "key"),
+            everywhere.join(candidates.filter(pl.col("reading") == "everywhere"), on="group").select("account_id", "key"),
+        ]
+    )
     cfg = config.detector
     own = own_objects_beyond_chance(
-        incidences, _categorical_ids(groups.select("account_id", "cluster_id")), max_object_accounts=cfg.max_object_accounts, min_lift=cfg.min_lift, min_share=cfg.group_min_share
-    )
+        incidences, _categorical_ids(accounts.rename({"key": "cluster_id"})), max_object_accounts=cfg.max_object_accounts,
+        min_lift=cfg.min_lift, min_share=cfg.group_min_share,
+    ).rename({"cluster_id": "key"})
+    scored = candidates.join(own, on="key", how="left").with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
+    strand = farm_strand(scored["infra_group"].to_numpy(), scored["own_objects"].to_numpy(), scored["expected_own"].to_numpy())
     return (
-        groups.group_by("cluster_id").agg(pl.col("infra_group").first())
-        .join(own, on="cluster_id", how="left")
-        .with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
+        scored.with_columns(pl.Series("strand", strand))
+        # The stronger reading per cluster (ties: the inside one, listed first).
+        .sort("cluster_id", "strand", "reading", descending=[False, True, True])
+        .group_by("cluster_id", maintain_order=True)
+        .first()
         .select(list(FARM_FACTS))
         .sort("cluster_id")
         .cast(FARM_FACTS)
     )
+
+
+def _infra_groups(pairs: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, group``: the connected groups of the accounts in ``pairs`` (``source``, ``target``)."""
+    if pairs.is_empty():
+        return pl.DataFrame(schema={"account_id": pl.String(), "group": pl.Int64()})
+    names, coded = index_pairs(pairs)
+    n = len(names)
+    graph = sp.coo_matrix((np.ones(coded.height), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return pl.DataFrame({"account_id": names, "group": pl.Series(component, dtype=pl.Int64)})
 
 
 COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}

@@ -159,7 +159,7 @@ def cluster_facts(
         .with_columns(
             (pl.col("linked_pairs") / (pl.col("n_accounts") * (pl.col("n_accounts") - 1) / 2)).alias("density"),
         )
-        .pipe(_with_own_factor)
+        .pipe(_with_farm)
         .with_columns(
             # Co-action evidence per member: the summed co-action strength of its links inside
             # the cluster, on average (shared infrastructure and identity have strands of their own).
@@ -174,28 +174,29 @@ def cluster_facts(
             # Agreeing signals and copied texts count as far as the shared objects are the group's own.
             (pl.col("agreement") * pl.col("exclusivity")).alias("agreement"),
             (pl.col("copy") * pl.col("exclusivity")).alias("copy"),
-            (
-                (1.0 - (-((pl.col("infra_group") - HOUSEHOLD).clip(lower_bound=0)) / FARM_SCALE).exp())
-                * pl.col("_own_factor")
-            ).alias("farm"),
+            pl.col("_farm").alias("farm"),
         )
     )
     return facts.select(list(CLUSTER_FACTS)).sort("cluster_id").cast(CLUSTER_FACTS)
 
 
-def _with_own_factor(facts: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_own_factor``: how far the infrastructure group's own objects are beyond chance, in [0, 1).
+def farm_strand(infra_group: np.ndarray, own_objects: np.ndarray, expected_own: np.ndarray) -> np.ndarray:
+    """The ``farm`` strand of groups of ``infra_group`` accounts owning ``own_objects`` where chance gives ``expected_own``."""
+    size = 1.0 - np.exp(-np.clip(np.asarray(infra_group, dtype=np.float64) - HOUSEHOLD, 0.0, None) / FARM_SCALE)
+    return size * _own_factor(np.asarray(own_objects, dtype=np.float64), np.asarray(expected_own, dtype=np.float64))
 
-    ``-log10 P(Poisson(expected_own) >= own_objects)``, the Poisson tail's evidence
-    in decades, saturating at ``FARM_EVIDENCE_SCALE``; 0 when the group owns no
-    more than chance predicts.
-    """
-    own = facts["own_objects"].to_numpy().astype(np.float64)
-    expected = facts["expected_own"].to_numpy().astype(np.float64)
+
+def _own_factor(own: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``1 - exp(-(-log10 p) / FARM_EVIDENCE_SCALE)`` for ``p = P(Poisson(expected) >= own)``; 0 when ``own <= expected``."""
     tail = poisson.sf(own - 1.0, np.maximum(expected, 1e-12))
     decades = -np.log10(np.clip(tail, 1e-300, 1.0))
-    factor = np.where(own > expected, 1.0 - np.exp(-decades / FARM_EVIDENCE_SCALE), 0.0)
-    return facts.with_columns(pl.Series("_own_factor", factor, dtype=pl.Float64))
+    return np.where(own > expected, 1.0 - np.exp(-decades / FARM_EVIDENCE_SCALE), 0.0)
+
+
+def _with_farm(facts: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_farm``, the ``farm`` strand (``farm_strand``) of each cluster's infrastructure group."""
+    strand = farm_strand(facts["infra_group"].to_numpy(), facts["own_objects"].to_numpy(), facts["expected_own"].to_numpy())
+    return facts.with_columns(pl.Series("_farm", strand, dtype=pl.Float64))
 
 
 SCORE_DECIMALS = 6

@@ -134,3 +134,35 @@ def test_a_hashtag_farm_owning_a_few_tags_far_beyond_chance_is_flagged_and_one_e
     assert _farm_only_score(40, 1, 0.57) < 0.45
     # No more than chance: the infrastructure strand alone.
     assert _farm_only_score(40, 1, 1.2) == pytest.approx(0.35)
+
+
+def _pairs(accounts):
+    return [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
+
+
+def test_a_farm_cut_into_two_clusters_is_judged_whole_and_a_household_link_does_not_lend_it():
+    from detector.pipeline import farm_facts
+
+    rng = np.random.default_rng(5)
+    farm = [f"f{i:02d}" for i in range(40)]
+    left, right = farm[:20], farm[20:]
+    crowd = [f"o{i:03d}" for i in range(400)]
+    bystanders = [f"b{i}" for i in range(10)]  # an organic cluster, three of them share a household with the farm
+    # Devices link the farm across the cut only: no pair inside either half, one group of forty.
+    infra = [(a, b) for a in left for b in right if rng.random() < 0.3] + [("b0", "f00"), ("b1", "f00"), ("b2", "f00")]
+    infrastructure = pl.DataFrame(
+        [(min(a, b), max(a, b), "device", 1) for a, b in infra], schema=["source", "target", "signal", "n_shared"], orient="row"
+    ).unique()
+    # The farm pushes six campaign objects; everyone acts on ordinary objects at random.
+    acts = {(a, f"campaign{k}") for k in range(6) for a in rng.choice(farm, 25, replace=False)}
+    acts |= {(a, f"o{o}") for a in farm + crowd + bystanders for o in rng.integers(0, 3000, 10)}
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(
+        pl.col("account_id").cast(pl.Categorical), pl.lit("url").alias("signal")  # as the pipeline holds them
+    )
+    labels = pl.DataFrame(
+        {"account_id": farm + bystanders, "cluster_id": [0] * 20 + [1] * 20 + [2] * 10}
+    )
+    facts = {row["cluster_id"]: row for row in farm_facts(labels, infrastructure, incidences, Config()).iter_rows(named=True)}
+    for half in (0, 1):
+        assert facts[half]["infra_group"] >= 40 and facts[half]["own_objects"] >= 5
+    assert 2 not in facts  # three of ten bystanders in the farm's group is not the group behind their cluster
