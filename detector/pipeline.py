@@ -498,7 +498,6 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
         .first()
         .join(everywhere.group_by("group").agg(pl.len().cast(pl.Int64).alias("infra_group")), on="group")
     )
-    # One frame of candidate groups: (cluster_id, key) with the group's accounts; keys number the candidates.
     candidates = pl.concat(
         [
             largest_inside.select("cluster_id", "group", "infra_group", pl.lit("inside").alias("reading")),
@@ -507,11 +506,13 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
     ).filter(pl.col("infra_group") > HOUSEHOLD)
     if candidates.is_empty():
         return pl.DataFrame(schema=FARM_FACTS)
-    candidates = candidates.sort("cluster_id", "reading").with_row_index("key").with_columns(pl.col("key").cast(pl.Int64))
+    # One key per distinct group (the parts of one farm share its whole group), counted once.
+    keys = candidates.select("reading", "group").unique().sort("reading", "group").with_row_index("key").with_columns(pl.col("key").cast(pl.Int64))
+    candidates = candidates.join(keys, on=["reading", "group"])
     accounts = pl.concat(
         [
-            inside.join(candidates.filter(pl.col("reading") == "inside"), on=["cluster_id", "group"]).select("account_id", "key"),
-            everywhere.join(candidates.filter(pl.col("reading") == "everywhere"), on="group").select("account_id", "key"),
+            inside.select("account_id", "group").join(keys.filter(pl.col("reading") == "inside"), on="group").select("account_id", "key"),
+            everywhere.join(keys.filter(pl.col("reading") == "everywhere"), on="group").select("account_id", "key"),
         ]
     )
     cfg = config.detector
