@@ -498,6 +498,13 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
         .first()
         .join(everywhere.group_by("group").agg(pl.len().cast(pl.Int64).alias("infra_group")), on="group")
     )
+    # A whole group that is exactly the inside one (same size, holding it) would be counted twice for the same answer.
+    same = (
+        largest_inside.select("cluster_id", "infra_group", "first")
+        .join(everywhere.rename({"account_id": "first"}), on="first")
+        .select("cluster_id", "group", "infra_group")
+    )
+    holding_half = holding_half.join(same, on=["cluster_id", "group", "infra_group"], how="anti")
     candidates = pl.concat(
         [
             largest_inside.select("cluster_id", "group", "infra_group", pl.lit("inside").alias("reading")),
