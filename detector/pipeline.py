@@ -18,7 +18,9 @@ Stages (each timed into ``Detection.timings``):
 5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
    (``detector.scoring``, ``detector.evidence``; the ``farm`` strand's facts,
    the largest group of members behind shared infrastructure and its own
-   objects against chance, come from ``farm_facts``); then the group test
+   objects against chance, come from ``farm_facts``; flagged parts of one farm
+   are joined into one cluster with its rim, ``farm_parts`` and ``farm_rim``,
+   and scored again); then the group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -318,18 +320,29 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     else:
         pair_coaction = pair_coaction.with_columns(pl.lit(None, dtype=pl.Float64).alias("tie"))
     evidence.report("score: cluster facts")
-    flags = _member_flags(labels, evidence)
-    coacted = coacted_objects(labels, evidence.objects)
     # Merged once here, with compact keys (``_compact_keys``): the farm facts and the group test read it. The
     # per-signal frames are let go (nothing after reads them, and they are as large as the merge); the merge
     # stays in ``evidence`` only, so the group test can let it go in turn.
     frames, evidence.incidences = [frame for frame in evidence.incidences if frame.height], []
-    frames, compact_coacted = _compact_keys(frames, coacted.select("cluster_id", "signal", "object"))
+    frames, hashed = _compact_keys(frames)
     evidence.incidences = [on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)]
     del frames
-    farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config)
-    facts = cluster_facts(labels, fused, pair_coaction, flags, cluster_exclusivity(labels, coacted, evidence.actors), farm)
-    scored = score_clusters(facts, threshold=config.score.threshold)
+
+    def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        coacted = coacted_objects(labels, evidence.objects)
+        farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config)
+        exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
+        facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
+        return score_clusters(facts, threshold=config.score.threshold), farm, coacted
+
+    scored, farm, coacted = judge(labels)
+    parts = farm_parts(scored, farm)
+    if parts.height:
+        evidence.report("score: joining the parts of each farm")
+        labels = labels.join(parts, on="cluster_id", how="left").select("account_id", pl.coalesce("farm_cluster", "cluster_id").alias("cluster_id"))
+        labels = farm_rim(labels, fused, parts["farm_cluster"].unique(), share=config.cluster.trim_share)
+        scored, farm, coacted = judge(labels)
+    compact_coacted = _compact_coacted(coacted.select("cluster_id", "signal", "object"), hashed)
     evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config)
     evidence.report("score: evidence and tables")
@@ -433,8 +446,11 @@ def _expand(
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
 
 
-def _compact_keys(frames: list[pl.DataFrame], coacted: pl.DataFrame | None) -> tuple[list[pl.DataFrame], pl.DataFrame | None]:
-    """The group test's objects as 64-bit hashes, when that is provably exact here; its coacted signals categorical.
+OBJECT_HASH_SEED = 20_260_328
+
+
+def _compact_keys(frames: list[pl.DataFrame]) -> tuple[list[pl.DataFrame], bool]:
+    """The group test's objects as 64-bit hashes, when that is provably exact here; and whether they were hashed.
 
     The group test merges and joins the incidences (about 11M rows at 10M
     events); an object name (post id, URL, text family) is 16 bytes or more a
@@ -444,20 +460,29 @@ def _compact_keys(frames: list[pl.DataFrame], coacted: pl.DataFrame | None) -> t
     (``_add_found``): they compare, sort and turn back into names like strings,
     so the test's answers do not change.
     """
-    coacted = None if coacted is None else coacted.with_columns(pl.col("signal").cast(pl.Categorical))
     if not frames:
-        return frames, coacted
-    key = pl.col("object").hash(seed=20_260_328).alias("object")
+        return frames, False
+    key = pl.col("object").hash(seed=OBJECT_HASH_SEED).alias("object")
     hashed = [frame.with_columns(key) for frame in frames]
     if pl.concat([frame.get_column("object") for frame in hashed]).n_unique() != pl.concat([frame.get_column("object") for frame in frames]).n_unique():
         log.info("object hash collision in the group test; comparing names instead")
-        return frames, coacted
-    return hashed, None if coacted is None else coacted.with_columns(key)
+        return frames, False
+    return hashed, True
+
+
+def _compact_coacted(coacted: pl.DataFrame, hashed: bool) -> pl.DataFrame | None:
+    """``coacted`` keyed like ``_compact_keys``' incidences (categorical signals, objects hashed when they were)."""
+    coacted = coacted.with_columns(pl.col("signal").cast(pl.Categorical))
+    return coacted.with_columns(pl.col("object").hash(seed=OBJECT_HASH_SEED)) if hashed else coacted
 
 
 def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
     """``labels`` keyed like ``_compact_keys``' incidences (categorical ``account_id``), for joining with them."""
     return labels.with_columns(pl.col("account_id").cast(pl.Categorical))
+
+
+# ``FARM_FACTS`` and the reading that gave them: ``inside`` or ``everywhere``, and that reading's group.
+FARM_READINGS: dict[str, pl.DataType] = {**FARM_FACTS, "reading": pl.String(), "group": pl.Int64()}
 
 
 def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
@@ -474,7 +499,7 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
     whole period are counted against chance (``features.groups.own_objects_beyond_chance``).
     """
     if infrastructure is None or infrastructure.is_empty() or incidences.is_empty():
-        return pl.DataFrame(schema=FARM_FACTS)
+        return pl.DataFrame(schema=FARM_READINGS)
     pairs = infrastructure.select("source", "target").unique()
     members = labels.filter(pl.col("cluster_id") >= 0)
     inside = _infra_groups(pairs_inside(pairs, labels)).join(members, on="account_id")
@@ -512,7 +537,7 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
         ]
     ).filter(pl.col("infra_group") > HOUSEHOLD)
     if candidates.is_empty():
-        return pl.DataFrame(schema=FARM_FACTS)
+        return pl.DataFrame(schema=FARM_READINGS)
     # One key per distinct group (the parts of one farm share its whole group), counted once.
     keys = candidates.select("reading", "group").unique().sort("reading", "group").with_row_index("key").with_columns(pl.col("key").cast(pl.Int64))
     candidates = candidates.join(keys, on=["reading", "group"])
@@ -535,10 +560,67 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
         .sort("cluster_id", "strand", "reading", descending=[False, True, True])
         .group_by("cluster_id", maintain_order=True)
         .first()
-        .select(list(FARM_FACTS))
+        .select(*FARM_FACTS, "reading", "group")
         .sort("cluster_id")
-        .cast(FARM_FACTS)
+        .cast(FARM_READINGS)
     )
+
+
+def farm_parts(scored: pl.DataFrame, farm: pl.DataFrame) -> pl.DataFrame:
+    """``cluster_id, farm_cluster``: flagged clusters judged by the same whole farm, each mapped to the first of them.
+
+    HDBSCAN may cut one farm into many clusters (60 for a 2,000-account device
+    farm); each part flagged on the whole farm's evidence (``farm_facts``' reading
+    ``everywhere``) is one operator's, so the outputs report them as one cluster.
+    Clusters alone in their farm are not listed.
+    """
+    judged = scored.filter("flagged").select("cluster_id").join(farm.filter(pl.col("reading") == "everywhere"), on="cluster_id")
+    return (
+        judged.with_columns(pl.col("cluster_id").min().over("group").alias("farm_cluster"), pl.len().over("group").alias("parts"))
+        .filter(pl.col("parts") > 1)
+        .select("cluster_id", "farm_cluster")
+        .sort("cluster_id")
+    )
+
+
+def farm_rim(labels: pl.DataFrame, fused: pl.DataFrame, farms: pl.Series, *, share: float) -> pl.DataFrame:
+    """``labels`` with each noise account linked to as much of a joined farm as its members are given to that farm.
+
+    A farm cut into parts leaves accounts between the parts that HDBSCAN called
+    noise: in ``large_operator`` seed 1, 257 of a 2,000-account farm were linked to
+    50 to 1,600 of its members, and no organic account to more than 25 (the
+    typical member: 250). Such an account passes the test each member passes to
+    stay (``detector.cluster``'s trim: linked to at least ``share`` times the median
+    member's share of the cluster), so it is a member by the same reading.
+    Among farms tied at the best share, the lowest id wins.
+    """
+    members = labels.filter(pl.col("cluster_id").is_in(farms.implode()))
+    if members.is_empty():
+        return labels
+    both = pl.concat([fused.select("source", "target"), fused.select(pl.col("target").alias("source"), pl.col("source").alias("target"))])
+    into = (
+        both.join(members.rename({"account_id": "target"}), on="target")
+        .group_by("source", "cluster_id")
+        .agg(pl.len().alias("links"))
+        .join(members.group_by("cluster_id").agg(pl.len().alias("n_accounts")), on="cluster_id")
+    )
+    typical = (
+        into.join(members.rename({"account_id": "source"}), on=["source", "cluster_id"])
+        .group_by("cluster_id")
+        .agg((pl.col("links") / (pl.col("n_accounts") - 1)).median().alias("typical"))
+    )
+    noise = labels.filter(pl.col("cluster_id") < 0).select(pl.col("account_id").alias("source"))
+    rim = (
+        into.join(noise, on="source")
+        .join(typical, on="cluster_id")
+        .with_columns((pl.col("links") / pl.col("n_accounts")).alias("ratio"))
+        .filter(pl.col("ratio") >= share * pl.col("typical"))
+        .sort("source", "ratio", "cluster_id", descending=[False, True, False])
+        .group_by("source", maintain_order=True)
+        .first()
+        .select(pl.col("source").alias("account_id"), pl.col("cluster_id").alias("_farm"))
+    )
+    return labels.join(rim, on="account_id", how="left").select("account_id", pl.coalesce("_farm", "cluster_id").alias("cluster_id"))
 
 
 def _infra_groups(pairs: pl.DataFrame) -> pl.DataFrame:

@@ -140,9 +140,8 @@ def _pairs(accounts):
     return [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
 
 
-def test_a_farm_cut_into_two_clusters_is_judged_whole_and_a_household_link_does_not_lend_it():
-    from detector.pipeline import farm_facts
-
+def _farm_cut_in_two():
+    """Labels, infrastructure pairs and incidences of a 40-account farm cut into clusters 0 and 1, and 10 bystanders (2)."""
     rng = np.random.default_rng(5)
     farm = [f"f{i:02d}" for i in range(40)]
     left, right = farm[:20], farm[20:]
@@ -162,7 +161,43 @@ def test_a_farm_cut_into_two_clusters_is_judged_whole_and_a_household_link_does_
     labels = pl.DataFrame(
         {"account_id": farm + bystanders, "cluster_id": [0] * 20 + [1] * 20 + [2] * 10}
     )
+    return labels, infrastructure, incidences
+
+
+def test_a_farm_cut_into_two_clusters_is_judged_whole_and_a_household_link_does_not_lend_it():
+    from detector.pipeline import farm_facts
+
+    labels, infrastructure, incidences = _farm_cut_in_two()
     facts = {row["cluster_id"]: row for row in farm_facts(labels, infrastructure, incidences, Config()).iter_rows(named=True)}
     for half in (0, 1):
         assert facts[half]["infra_group"] >= 40 and facts[half]["own_objects"] >= 5
     assert 2 not in facts  # three of ten bystanders in the farm's group is not the group behind their cluster
+
+
+def test_the_flagged_parts_of_one_farm_are_reported_as_one_cluster():
+    from detector.pipeline import farm_facts, farm_parts
+
+    labels, infrastructure, incidences = _farm_cut_in_two()
+    farm = farm_facts(labels, infrastructure, incidences, Config())
+    every_part_flagged = pl.DataFrame({"cluster_id": [0, 1, 2], "flagged": [True, True, True]})
+    assert farm_parts(every_part_flagged, farm).rows() == [(0, 0), (1, 0)]  # the bystanders' cluster stays apart
+    # A part that is not flagged on its own evidence is not pulled in by the other's flag.
+    one_part_flagged = pl.DataFrame({"cluster_id": [0, 1, 2], "flagged": [True, False, True]})
+    assert farm_parts(one_part_flagged, farm).is_empty()
+
+
+def test_the_rim_of_a_joined_farm_is_attached_by_the_test_its_members_pass():
+    from detector.pipeline import farm_rim
+
+    rng = np.random.default_rng(8)
+    farm = [f"f{i:02d}" for i in range(60)]
+    links = [(a, b) for a, b in _pairs(farm) if rng.random() < 0.2]  # a sparse farm: each member linked to ~12 others
+    links += [("f00", "rim"), *((f, "rim") for f in farm[1:8])]  # left as noise, linked to 8 members
+    links += [("f00", "fan"), ("f01", "fan")]  # an organic account that reshared two of its posts
+    fused = pl.DataFrame([(min(a, b), max(a, b)) for a, b in links], schema=["source", "target"], orient="row").unique()
+    labels = pl.DataFrame({"account_id": farm + ["rim", "fan"], "cluster_id": [3] * 60 + [-1, -1]})
+    out = dict(farm_rim(labels, fused, pl.Series([3]), share=0.25).iter_rows())
+    assert out["rim"] == 3 and out["fan"] == -1
+    assert all(out[f] == 3 for f in farm)
+    # Only joined farms take in their rim.
+    assert dict(farm_rim(labels, fused, pl.Series([], dtype=pl.Int64), share=0.25).iter_rows())["rim"] == -1
