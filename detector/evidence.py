@@ -70,7 +70,7 @@ def cluster_evidence(
                 parts[row["cluster_id"]].append((-1.0, f"{row['touched']} of {sizes[row['cluster_id']]} {phrase}"))
     if {"infra_group", "own_objects", "expected_own"} <= set(scored.columns):
         for row in scored.filter(pl.col("infra_group") > 0).iter_rows(named=True):
-            group = f"the {row['infra_group']:,} linked through shared addresses or devices"
+            group = f"the {row['infra_group']:,} linked through shared addresses, devices or a handle template"
             if row["infra_group"] > sizes[row["cluster_id"]]:
                 group = f"members of {row['infra_group']:,} accounts linked through shared addresses or devices, which"
             parts[row["cluster_id"]].append(

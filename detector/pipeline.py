@@ -11,16 +11,19 @@ Stages (each timed into ``Detection.timings``):
 2. ``infrastructure``: account pairs sharing a device or an address that at
    most ``detector.max_accounts_per_address`` accounts use.
 3. ``identity``: account pairs with the same handle template (stem plus at
-   least two trailing digits) created within ``detector.cohort_s`` of each
-   other (needs the accounts table).
+   least two trailing digits, or one handle shape in a sign-up burst:
+   ``features.cohorts``) created within ``detector.cohort_s`` of each other
+   (needs the accounts table).
 4. ``cluster``: fuse the pair evidence and cluster with HDBSCAN
    (``detector.cluster``).
 5. ``score``: per-cluster facts, strands, noisy-OR score and evidence
    (``detector.scoring``, ``detector.evidence``; the ``farm`` strand's facts,
    the largest group of members behind shared infrastructure and its own
-   objects against chance, come from ``farm_facts``; flagged parts of one farm
-   are joined into one cluster with its rim, ``farm_parts`` and ``farm_rim``,
-   and scored again); then the group test
+   objects against chance, come from ``farm_facts``; a farm that carries a
+   cluster's flag is split off the accounts around it, ``farm_carve``, and
+   flagged parts of one farm are joined into one cluster with its rim,
+   ``farm_parts`` and ``farm_rim``, each followed by scoring again); then the
+   group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -41,9 +44,10 @@ from detector.cluster import PAIR_EVIDENCE, fuse, index_pairs, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, cluster_facts, farm_strand, score_clusters
+from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, noisy_or, cluster_facts, farm_strand, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
+from features.cohorts import template_burst_pairs
 from features.content import near_duplicate_groups
 from features.normalize import normalize_text
 from features.infra import shared_infrastructure_pairs
@@ -269,17 +273,32 @@ def _infrastructure_evidence(events: pl.DataFrame, config: Config, evidence: _Ev
 def _identity_evidence(accounts: pl.DataFrame | None, config: Config, evidence: _Evidence) -> None:
     if accounts is None or not {"handle", "created_at"} <= set(accounts.columns):
         return
-    pairs = identity_pairs(accounts, cohort_s=config.detector.cohort_s, max_group=config.detector.max_template_accounts)
+    cfg = config.detector
+    pairs = identity_pairs(accounts, cohort_s=cfg.cohort_s, max_group=cfg.max_template_accounts, fdr=cfg.fdr)
     evidence.identity = pairs
     evidence.pairs.append(pairs.select("source", "target", pl.lit("identity").alias("signal"), pl.lit(config.detector.identity_strength).alias("strength")))
 
 
-def identity_pairs(accounts: pl.DataFrame, *, cohort_s: int, max_group: int) -> pl.DataFrame:
-    """Pairs with the same handle template (stem + >= 2 trailing digits) created within ``cohort_s`` seconds.
+def identity_pairs(accounts: pl.DataFrame, *, cohort_s: int, max_group: int, fdr: float | None = None) -> pl.DataFrame:
+    """Pairs with the same handle template created within ``cohort_s`` seconds.
 
-    Templates shared by more than ``max_group`` accounts (a platform's default
-    "user12345" naming) are left out.
+    Two readings of a template: the same stem (lower-cased letters before at
+    least two trailing digits; stems shared by more than ``max_group`` accounts,
+    a platform's default "user12345" naming, are left out); and, with ``fdr``,
+    the same handle shape in a sign-up burst far beyond the shape's share of the
+    accounts created at the time (``features.cohorts``, Bonferroni at ``fdr`` over
+    the accounts with a handle).
     """
+    stems = _stem_pairs(accounts, cohort_s=cohort_s, max_group=max_group)
+    if fdr is None:
+        return stems
+    tested = accounts.filter(pl.col("handle").is_not_null() & pl.col("created_at").is_not_null())["account_id"].n_unique()
+    shapes = template_burst_pairs(accounts, window_s=cohort_s, level=fdr / max(tested, 1), neighbours=max_group)
+    return pl.concat([stems, shapes]).unique().sort("source", "target")
+
+
+def _stem_pairs(accounts: pl.DataFrame, *, cohort_s: int, max_group: int) -> pl.DataFrame:
+    """Pairs with the same stem and number of trailing digits, created within ``cohort_s`` seconds."""
     handle = pl.col("handle").str.strip_chars().str.to_lowercase()
     acc = (
         accounts.filter(pl.col("handle").is_not_null() & pl.col("created_at").is_not_null())
@@ -328,15 +347,24 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     evidence.incidences = [on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)]
     del frames
 
+    # The pairs that tie a farm's accounts other than by co-action: shared devices or addresses, one sign-up template.
+    tied = [frame.select("source", "target") for frame in (evidence.infrastructure, evidence.identity) if frame is not None and frame.height]
+    ties = pl.concat(tied).unique().sort("source", "target") if tied else None
+
     def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         coacted = coacted_objects(labels, evidence.objects)
-        farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config)
+        farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config, evidence.identity)
         exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
         facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
 
     scored, farm, coacted = judge(labels)
-    parts = farm_parts(scored, farm)
+    carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold)
+    if not carved.equals(labels):
+        evidence.report("score: splitting farms off their clusters")
+        labels = carved
+        scored, farm, coacted = judge(labels)
+    parts = farm_parts(scored, farm, labels, ties)
     if parts.height:
         evidence.report("score: joining the parts of each farm")
         labels = labels.join(parts, on="cluster_id", how="left").select("account_id", pl.coalesce("farm_cluster", "cluster_id").alias("cluster_id"))
@@ -485,24 +513,30 @@ def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
 FARM_READINGS: dict[str, pl.DataType] = {**FARM_FACTS, "reading": pl.String(), "group": pl.Int64()}
 
 
-def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
+def farm_facts(
+    labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config, identity: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
 
     Two readings of "the group behind the cluster's infrastructure", the one with
     the stronger ``farm`` strand kept: the largest group of members linked through
-    shared devices or addresses inside the cluster (pairs inside, transitively),
-    and the group of all accounts so linked that holds at least half of the
-    members. HDBSCAN may cut a large farm into several clusters, and then each
+    shared devices or addresses, or one sign-up template (``identity`` pairs),
+    inside the cluster (pairs inside, transitively), and the group of all
+    accounts linked through shared devices or addresses that holds at least half
+    of the members. The whole group leaves template pairs out: a batch's
+    template clique joined to an organic household by one address would lend
+    the batch's objects to the household's cluster (cascade/crowded seed 2). HDBSCAN may cut a large farm into several clusters, and then each
     part is judged by the farm it belongs to; a group that reaches beyond the
     cluster through a household address, though, takes in accounts that own
     nothing with it, so the inside reading stays. Each group's own objects over the
     whole period are counted against chance (``features.groups.own_objects_beyond_chance``).
     """
-    if infrastructure is None or infrastructure.is_empty() or incidences.is_empty():
+    tied = [frame.select("source", "target") for frame in (infrastructure, identity) if frame is not None and frame.height]
+    if not tied or incidences.is_empty():
         return pl.DataFrame(schema=FARM_READINGS)
-    pairs = infrastructure.select("source", "target").unique()
+    pairs = infrastructure.select("source", "target").unique() if infrastructure is not None else pl.DataFrame(schema={"source": pl.String(), "target": pl.String()})
     members = labels.filter(pl.col("cluster_id") >= 0)
-    inside = _infra_groups(pairs_inside(pairs, labels)).join(members, on="account_id")
+    inside = _inside_groups(pl.concat(tied).unique(), labels)
     largest_inside = (
         inside.group_by("cluster_id", "group")
         .agg(pl.len().cast(pl.Int64).alias("infra_group"), pl.col("account_id").min().alias("first"))
@@ -566,20 +600,94 @@ def farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incide
     )
 
 
-def farm_parts(scored: pl.DataFrame, farm: pl.DataFrame) -> pl.DataFrame:
-    """``cluster_id, farm_cluster``: flagged clusters judged by the same whole farm, each mapped to the first of them.
+def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, group, cluster_id``: the groups of members linked by ``pairs`` inside their cluster."""
+    return _infra_groups(pairs_inside(pairs, labels)).join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
+
+
+def farm_carve(labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, ties: pl.DataFrame | None, *, threshold: float) -> pl.DataFrame:
+    """``labels`` with each farm that is a minority of its cluster made a cluster of its own.
+
+    HDBSCAN may file a farm with organic accounts it co-acts with: in
+    cascade/subtle seed 1 a cluster of 144 held 58 accounts of one operator, 52 of
+    them tied by shared addresses and one sign-up template, and 86 organic
+    accounts. The group's ``farm`` strand (its own objects: 18 where chance gives
+    2) is evidence about the group, not about the accounts around it, so a group
+    whose strand alone reaches ``threshold`` and that holds less than half of its
+    cluster is split off, and both parts are judged on their own ("alone": the
+    score of a cluster of just the group, all tied, with that strand). Only where
+    the cluster's flag hangs on that strand: a cluster flagged without it stands
+    on its own evidence, and splitting it would only cut an operator in two. New ids follow
+    the largest one in use, in the order of each group's cluster and smallest
+    account.
+    """
+    if ties is None or farm.is_empty():
+        return labels
+    without_farm = noisy_or({name: pl.col(name) for name in STRANDS if name != "farm"})
+    leaning = scored.filter(without_farm < threshold).select("cluster_id", "n_accounts")
+    farm = farm.filter(pl.col("reading") == "inside").join(leaning, on="cluster_id").filter(pl.col("infra_group") < pl.col("n_accounts"))
+    strand = farm_strand(farm["infra_group"].to_numpy(), farm["own_objects"].to_numpy(), farm["expected_own"].to_numpy())
+    # The score of the group alone: every member tied (the infrastructure strand, whose cap identity shares) and its farm strand.
+    alone = 1.0 - (1.0 - SCORE_CAPS["infrastructure"]) * (1.0 - SCORE_CAPS["farm"] * strand)
+    minority = farm.filter(pl.Series(alone >= threshold))
+    if minority.is_empty():
+        return labels
+    carved = _inside_groups(ties.select("source", "target").unique(), labels).join(minority.select("cluster_id", "group"), on=["cluster_id", "group"])
+    start = int(labels["cluster_id"].max()) + 1
+    ids = (
+        carved.group_by("cluster_id", "group")
+        .agg(pl.col("account_id").min().alias("first"))
+        .sort("cluster_id", "first")
+        .with_row_index("new")
+        .select("cluster_id", "group", (pl.col("new").cast(pl.Int64) + start).alias("_carved"))
+    )
+    moved = carved.join(ids, on=["cluster_id", "group"]).select("account_id", "_carved")
+    return labels.join(moved, on="account_id", how="left").select("account_id", pl.coalesce("_carved", "cluster_id").alias("cluster_id"))
+
+
+def farm_parts(scored: pl.DataFrame, farm: pl.DataFrame, labels: pl.DataFrame, ties: pl.DataFrame | None) -> pl.DataFrame:
+    """``cluster_id, farm_cluster``: flagged clusters that are parts of one farm, each mapped to the first of its farm.
 
     HDBSCAN may cut one farm into many clusters (60 for a 2,000-account device
-    farm); each part flagged on the whole farm's evidence (``farm_facts``' reading
-    ``everywhere``) is one operator's, so the outputs report them as one cluster.
-    Clusters alone in their farm are not listed.
+    farm); the parts flagged on the whole farm's evidence (``farm_facts``' reading
+    ``everywhere``) are one operator's, so the outputs report them as one
+    cluster. Two parts join when the pairs tying them (shared devices or
+    addresses, one sign-up template) are at least half as many as the smaller
+    part's members: one household address that two operators' accounts happen to
+    share connects their groups, but is no reason to call them one farm.
+    Clusters joined to none are not listed.
     """
-    judged = scored.filter("flagged").select("cluster_id").join(farm.filter(pl.col("reading") == "everywhere"), on="cluster_id")
+    schema = {"cluster_id": pl.Int64(), "farm_cluster": pl.Int64()}
+    judged = scored.filter("flagged").select("cluster_id", "n_accounts").join(farm.filter(pl.col("reading") == "everywhere").select("cluster_id", "group"), on="cluster_id")
+    judged = judged.filter(pl.len().over("group") > 1)
+    if ties is None or judged.is_empty():
+        return pl.DataFrame(schema=schema)
+    parts = labels.join(judged.select("cluster_id"), on="cluster_id")
+    across = (
+        ties.join(parts.rename({"account_id": "source"}), on="source")
+        .join(parts.rename({"account_id": "target", "cluster_id": "other"}), on="target")
+        .filter(pl.col("cluster_id") != pl.col("other"))
+        .select(pl.min_horizontal("cluster_id", "other").alias("a"), pl.max_horizontal("cluster_id", "other").alias("b"))
+        .group_by("a", "b")
+        .agg(pl.len().alias("ties"))
+        .join(judged.select(pl.col("cluster_id").alias("a"), pl.col("n_accounts").alias("n_a"), pl.col("group").alias("group_a")), on="a")
+        .join(judged.select(pl.col("cluster_id").alias("b"), pl.col("n_accounts").alias("n_b"), pl.col("group").alias("group_b")), on="b")
+        .filter((pl.col("group_a") == pl.col("group_b")) & (2 * pl.col("ties") >= pl.min_horizontal("n_a", "n_b")))
+    )
+    if across.is_empty():
+        return pl.DataFrame(schema=schema)
+    ids = pl.concat([across["a"], across["b"]]).unique().sort()
+    index = {cluster: i for i, cluster in enumerate(ids.to_list())}
+    graph = sp.coo_matrix(
+        (np.ones(across.height), ([index[a] for a in across["a"]], [index[b] for b in across["b"]])), shape=(len(index), len(index))
+    )
+    _, component = connected_components(graph, directed=False)
     return (
-        judged.with_columns(pl.col("cluster_id").min().over("group").alias("farm_cluster"), pl.len().over("group").alias("parts"))
-        .filter(pl.col("parts") > 1)
+        pl.DataFrame({"cluster_id": ids, "part_of": component})
+        .with_columns(pl.col("cluster_id").min().over("part_of").alias("farm_cluster"))
         .select("cluster_id", "farm_cluster")
         .sort("cluster_id")
+        .cast(schema)
     )
 
 

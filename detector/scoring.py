@@ -19,9 +19,10 @@ runs its accounts, each strand a number in [0, 1]:
 - ``infrastructure``: the share of members sharing a device or address with
   another member (outside household-sized addresses);
 - ``copy``: the share of members posting near-duplicate texts with another member;
-- ``farm``: many members behind shared infrastructure that also act together.
-  The size of the largest group of members linked through shared devices or
-  addresses, beyond household size (``1 - exp(-(g - HOUSEHOLD) / FARM_SCALE)``),
+- ``farm``: many members behind shared infrastructure or one sign-up template
+  that also act together. The size of the largest group of members linked
+  through shared devices or addresses or a handle template burst
+  (``features.cohorts``), beyond household size (``1 - exp(-(g - HOUSEHOLD) / FARM_SCALE)``),
   times how far that group's own objects are beyond chance: the Poisson tail
   ``p = P(Poisson(expected) >= own)`` as evidence ``-log10 p``, saturating
   (``1 - exp(-(-log10 p) / FARM_EVIDENCE_SCALE)``, 63% at the 1% level;

@@ -179,11 +179,34 @@ def test_the_flagged_parts_of_one_farm_are_reported_as_one_cluster():
 
     labels, infrastructure, incidences = _farm_cut_in_two()
     farm = farm_facts(labels, infrastructure, incidences, Config())
-    every_part_flagged = pl.DataFrame({"cluster_id": [0, 1, 2], "flagged": [True, True, True]})
-    assert farm_parts(every_part_flagged, farm).rows() == [(0, 0), (1, 0)]  # the bystanders' cluster stays apart
+    every_part_flagged = pl.DataFrame({"cluster_id": [0, 1, 2], "n_accounts": [20, 20, 10], "flagged": [True, True, True]})
+    assert farm_parts(every_part_flagged, farm, labels, infrastructure).rows() == [(0, 0), (1, 0)]  # the bystanders stay apart
     # A part that is not flagged on its own evidence is not pulled in by the other's flag.
-    one_part_flagged = pl.DataFrame({"cluster_id": [0, 1, 2], "flagged": [True, False, True]})
-    assert farm_parts(one_part_flagged, farm).is_empty()
+    one_part_flagged = every_part_flagged.with_columns(pl.Series("flagged", [True, False, True]))
+    assert farm_parts(one_part_flagged, farm, labels, infrastructure).is_empty()
+
+
+def test_two_farms_that_one_household_address_connects_stay_two_clusters():
+    from detector.pipeline import farm_facts, farm_parts
+
+    rng = np.random.default_rng(6)
+    farms = [[f"{name}{i:02d}" for i in range(25)] for name in ("f", "g")]
+    crowd = [f"o{i:03d}" for i in range(400)]
+    # Each farm is tied inside (one device per five accounts); one address joins an account of each.
+    tied = [(a, b) for farm in farms for i, a in enumerate(farm) for b in farm[i + 1 :] if farm.index(b) // 5 == i // 5]
+    tied += [(a, b) for farm in farms for a, b in zip(farm[::5], farm[5::5])]
+    tied.append(("f00", "g00"))
+    infrastructure = pl.DataFrame(tied, schema=["source", "target"], orient="row")
+    acts = {(a, f"{farm[0][0]}camp{k}") for farm in farms for k in range(6) for a in rng.choice(farm, 15, replace=False)}
+    acts |= {(a, f"o{o}") for a in farms[0] + farms[1] + crowd for o in rng.integers(0, 3000, 10)}
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(
+        pl.col("account_id").cast(pl.Categorical), pl.lit("url").alias("signal")
+    )
+    labels = pl.DataFrame({"account_id": farms[0] + farms[1], "cluster_id": [0] * 25 + [1] * 25})
+    farm = farm_facts(labels, infrastructure, incidences, Config())
+    assert farm.filter(pl.col("reading") == "everywhere").height == 2  # both judged by the one connected group...
+    flagged = pl.DataFrame({"cluster_id": [0, 1], "n_accounts": [25, 25], "flagged": [True, True]})
+    assert farm_parts(flagged, farm, labels, infrastructure).is_empty()  # ...yet one shared address does not make them one farm
 
 
 def test_the_rim_of_a_joined_farm_is_attached_by_the_test_its_members_pass():
@@ -201,3 +224,36 @@ def test_the_rim_of_a_joined_farm_is_attached_by_the_test_its_members_pass():
     assert all(out[f] == 3 for f in farm)
     # Only joined farms take in their rim.
     assert dict(farm_rim(labels, fused, pl.Series([], dtype=pl.Int64), share=0.25).iter_rows())["rim"] == -1
+
+
+def _farm_among_organic():
+    """A cluster (0) of 25 accounts tied by one template that own six campaign objects, and 35 organic accounts."""
+    rng = np.random.default_rng(9)
+    farm = [f"f{i:02d}" for i in range(25)]
+    organic = [f"o{i:03d}" for i in range(35)]
+    crowd = [f"c{i:03d}" for i in range(400)]
+    identity = pl.DataFrame(_pairs(farm), schema=["source", "target"], orient="row")
+    acts = {(a, f"campaign{k}") for k in range(6) for a in rng.choice(farm, 15, replace=False)}
+    acts |= {(a, f"o{o}") for a in farm + organic + crowd for o in rng.integers(0, 400, 10)}  # a dozen actors each
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(
+        pl.col("account_id").cast(pl.Categorical), pl.lit("url").alias("signal")
+    )
+    labels = pl.DataFrame({"account_id": farm + organic, "cluster_id": [0] * 60})
+    return labels, identity, incidences
+
+
+def _scored(coaction: float) -> pl.DataFrame:
+    strands = {"coaction": coaction, "agreement": 0.0, "identity": 25 / 60, "infrastructure": 0.0, "copy": 0.0, "farm": 0.99}
+    return pl.DataFrame({"cluster_id": [0], "n_accounts": [60], **{name: [value] for name, value in strands.items()}})
+
+
+def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_it():
+    from detector.pipeline import farm_carve, farm_facts
+
+    labels, identity, incidences = _farm_among_organic()
+    farm = farm_facts(labels, None, incidences, Config(), identity)
+    assert farm.row(0, named=True)["infra_group"] == 25  # the template's group, inside the cluster
+    carved = dict(farm_carve(labels, _scored(coaction=0.1), farm, identity, threshold=0.5).iter_rows())
+    assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
+    # A cluster flagged on its co-action alone stands on its own evidence: nothing is split.
+    assert farm_carve(labels, _scored(coaction=0.9), farm, identity, threshold=0.5).equals(labels)
