@@ -358,18 +358,32 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
 
+    def rejudge(before: pl.DataFrame, after: pl.DataFrame, judged: tuple[pl.DataFrame, ...]) -> tuple[pl.DataFrame, ...]:
+        """``judge(after)``, recomputed only for the clusters whose members changed since ``before`` was judged."""
+        moved = before.join(after, on="account_id", how="full", coalesce=True, suffix="_after").filter(
+            pl.col("cluster_id").ne_missing(pl.col("cluster_id_after"))
+        )
+        changed = pl.concat([moved["cluster_id"], moved["cluster_id_after"]]).drop_nulls().unique()
+        changed = changed.filter(changed >= 0).implode()
+        fresh = judge(after.filter(pl.col("cluster_id").is_in(changed)))
+        return tuple(
+            pl.concat([old.filter(~pl.col("cluster_id").is_in(changed)), new]).sort("cluster_id", maintain_order=True)
+            for old, new in zip(judged, fresh)
+        )
+
     scored, farm, coacted = judge(labels)
     carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold)
     if not carved.equals(labels):
         evidence.report("score: splitting farms off their clusters")
+        scored, farm, coacted = rejudge(labels, carved, (scored, farm, coacted))
         labels = carved
-        scored, farm, coacted = judge(labels)
     parts = farm_parts(scored, farm, labels, ties)
     if parts.height:
         evidence.report("score: joining the parts of each farm")
-        labels = labels.join(parts, on="cluster_id", how="left").select("account_id", pl.coalesce("farm_cluster", "cluster_id").alias("cluster_id"))
-        labels = farm_rim(labels, fused, parts["farm_cluster"].unique(), share=config.cluster.trim_share)
-        scored, farm, coacted = judge(labels)
+        joined = labels.join(parts, on="cluster_id", how="left").select("account_id", pl.coalesce("farm_cluster", "cluster_id").alias("cluster_id"))
+        joined = farm_rim(joined, fused, parts["farm_cluster"].unique(), share=config.cluster.trim_share)
+        scored, farm, coacted = rejudge(labels, joined, (scored, farm, coacted))
+        labels = joined
     compact_coacted = _compact_coacted(coacted.select("cluster_id", "signal", "object"), hashed)
     evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config)
