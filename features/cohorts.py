@@ -21,7 +21,9 @@ burst*, and each is paired with its nearest ``neighbours`` same-shape accounts i
 the burst on either side, in creation order and within ``window_s`` (a band, not
 every pair: a 2,000-account batch would give two million).
 
-Shapes need at least two trailing digits, as the stem rule does
+Letters without case (most non-Latin scripts) are kept as they are, so such
+handles only share a shape when they share those letters. Shapes need at least
+two trailing digits, as the stem rule does
 (``detector.pipeline.identity_pairs``): a bare name shape ("AaAa") is too common
 to be a recipe.
 """
