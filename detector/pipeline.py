@@ -539,10 +539,11 @@ def farm_facts(
     accounts linked through shared devices or addresses that holds at least half
     of the members. The whole group leaves template pairs out: a batch's
     template clique joined to an organic household by one address would lend
-    the batch's objects to the household's cluster (cascade/crowded seed 2). HDBSCAN may cut a large farm into several clusters, and then each
-    part is judged by the farm it belongs to; a group that reaches beyond the
-    cluster through a household address, though, takes in accounts that own
-    nothing with it, so the inside reading stays. Each group's own objects over the
+    the batch's objects to the household's cluster (cascade/crowded seed 2).
+    HDBSCAN may cut a large farm into several clusters, and then each part is
+    judged by the farm it belongs to; a group that reaches beyond the cluster
+    through a household address, though, takes in accounts that own nothing
+    with it, so the inside reading stays. Each group's own objects over the
     whole period are counted against chance (``features.groups.own_objects_beyond_chance``).
     """
     tied = [frame.select("source", "target") for frame in (infrastructure, identity) if frame is not None and frame.height]
@@ -620,20 +621,22 @@ def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
 
 
 def farm_carve(labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, ties: pl.DataFrame | None, *, threshold: float) -> pl.DataFrame:
-    """``labels`` with each farm that is a minority of its cluster made a cluster of its own.
+    """``labels`` with each farm that carries its cluster's flag made a cluster of its own.
 
     HDBSCAN may file a farm with organic accounts it co-acts with: in
     cascade/subtle seed 1 a cluster of 144 held 58 accounts of one operator, 52 of
     them tied by shared addresses and one sign-up template, and 86 organic
     accounts. The group's ``farm`` strand (its own objects: 18 where chance gives
-    2) is evidence about the group, not about the accounts around it, so a group
-    whose strand alone reaches ``threshold`` and that holds less than half of its
-    cluster is split off, and both parts are judged on their own ("alone": the
-    score of a cluster of just the group, all tied, with that strand). Only where
-    the cluster's flag hangs on that strand: a cluster flagged without it stands
-    on its own evidence, and splitting it would only cut an operator in two. New ids follow
-    the largest one in use, in the order of each group's cluster and smallest
-    account.
+    2) is evidence about the group, not about the accounts around it. So where a
+    cluster scores below ``threshold`` without that strand, its tied group (the
+    inside reading, short of the whole cluster) is split off when it would be
+    flagged alone (a cluster of just the group, all tied, with that strand), and
+    both parts are judged on their own. Splitting only groups that were a
+    minority of their cluster left a 30-of-40 group carrying 12 organic members
+    (cascade/subtle seed 2). A cluster flagged without the strand stands on its
+    own evidence, and splitting it would only cut an operator in two. New ids
+    follow the largest one in use, in the order of each group's cluster and
+    smallest account.
     """
     if ties is None or farm.is_empty():
         return labels
