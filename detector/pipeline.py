@@ -292,8 +292,7 @@ def identity_pairs(accounts: pl.DataFrame, *, cohort_s: int, max_group: int, fdr
     stems = _stem_pairs(accounts, cohort_s=cohort_s, max_group=max_group)
     if fdr is None:
         return stems
-    tested = accounts.filter(pl.col("handle").is_not_null() & pl.col("created_at").is_not_null())["account_id"].n_unique()
-    shapes = template_burst_pairs(accounts, window_s=cohort_s, level=fdr / max(tested, 1), neighbours=max_group)
+    shapes = template_burst_pairs(accounts, window_s=cohort_s, fdr=fdr, neighbours=max_group)
     return pl.concat([stems, shapes]).unique().sort("source", "target")
 
 
@@ -347,9 +346,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     evidence.incidences = [on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)]
     del frames
 
-    # The pairs that tie a farm's accounts other than by co-action: shared devices or addresses, one sign-up template.
-    tied = [frame.select("source", "target") for frame in (evidence.infrastructure, evidence.identity) if frame is not None and frame.height]
-    ties = pl.concat(tied).unique().sort("source", "target") if tied else None
+    ties = tie_pairs(evidence.infrastructure, evidence.identity)
 
     def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         coacted = coacted_objects(labels, evidence.objects)
@@ -546,12 +543,13 @@ def farm_facts(
     with it, so the inside reading stays. Each group's own objects over the
     whole period are counted against chance (``features.groups.own_objects_beyond_chance``).
     """
-    tied = [frame.select("source", "target") for frame in (infrastructure, identity) if frame is not None and frame.height]
-    if not tied or incidences.is_empty():
+    ties = tie_pairs(infrastructure, identity)
+    if ties is None or incidences.is_empty():
         return pl.DataFrame(schema=FARM_READINGS)
-    pairs = infrastructure.select("source", "target").unique() if infrastructure is not None else pl.DataFrame(schema={"source": pl.String(), "target": pl.String()})
+    pairs = tie_pairs(infrastructure, None)
+    pairs = pairs if pairs is not None else ties.clear()
     members = labels.filter(pl.col("cluster_id") >= 0)
-    inside = _inside_groups(pl.concat(tied).unique(), labels)
+    inside = _inside_groups(ties, labels)
     largest_inside = (
         inside.group_by("cluster_id", "group")
         .agg(pl.len().cast(pl.Int64).alias("infra_group"), pl.col("account_id").min().alias("first"))
@@ -615,6 +613,14 @@ def farm_facts(
     )
 
 
+def tie_pairs(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | None) -> pl.DataFrame | None:
+    """``source, target``: the pairs that tie a farm's accounts other than by co-action (shared devices or
+    addresses, one sign-up template), distinct and sorted; None when there are none. ``farm_facts`` and
+    ``farm_carve`` number a cluster's tied groups from the same pairs, so their group ids agree."""
+    tied = [frame.select("source", "target") for frame in (infrastructure, identity) if frame is not None and frame.height]
+    return pl.concat(tied).unique().sort("source", "target") if tied else None
+
+
 def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     """``account_id, group, cluster_id``: the groups of members linked by ``pairs`` inside their cluster."""
     return _infra_groups(pairs_inside(pairs, labels)).join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
@@ -649,7 +655,7 @@ def farm_carve(labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, t
     minority = farm.filter(pl.Series(alone >= threshold))
     if minority.is_empty():
         return labels
-    carved = _inside_groups(ties.select("source", "target").unique(), labels).join(minority.select("cluster_id", "group"), on=["cluster_id", "group"])
+    carved = _inside_groups(ties, labels).join(minority.select("cluster_id", "group"), on=["cluster_id", "group"])
     start = int(labels["cluster_id"].max()) + 1
     ids = (
         carved.group_by("cluster_id", "group")
@@ -693,16 +699,9 @@ def farm_parts(scored: pl.DataFrame, farm: pl.DataFrame, labels: pl.DataFrame, t
     )
     if across.is_empty():
         return pl.DataFrame(schema=schema)
-    ids = pl.concat([across["a"], across["b"]]).unique().sort()
-    index = {cluster: i for i, cluster in enumerate(ids.to_list())}
-    graph = sp.coo_matrix(
-        (np.ones(across.height), ([index[a] for a in across["a"]], [index[b] for b in across["b"]])), shape=(len(index), len(index))
-    )
-    _, component = connected_components(graph, directed=False)
     return (
-        pl.DataFrame({"cluster_id": ids, "part_of": component})
-        .with_columns(pl.col("cluster_id").min().over("part_of").alias("farm_cluster"))
-        .select("cluster_id", "farm_cluster")
+        _infra_groups(across.select(pl.col("a").alias("source"), pl.col("b").alias("target")))
+        .select(pl.col("account_id").alias("cluster_id"), pl.col("account_id").min().over("group").alias("farm_cluster"))
         .sort("cluster_id")
         .cast(schema)
     )

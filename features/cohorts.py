@@ -16,8 +16,8 @@ created within ``window_s`` of an account, the count ``k`` of its shape is
 compared with ``Binomial(n, f)``, ``f`` the shape's share of all accounts. A
 wave of organic sign-ups has as many default names as any other day's
 sign-ups; a batch of 137 accounts named ``AaAa999`` where 5.6 are expected is
-one recipe. Accounts whose upper tail is below ``level`` are *in a template
-burst*, and each is paired with its nearest ``neighbours`` same-shape accounts in
+one recipe. Accounts whose upper tail is below ``fdr`` over the accounts
+tested (Bonferroni) are *in a template burst*, and each is paired with its nearest ``neighbours`` same-shape accounts in
 the burst on either side, in creation order and within ``window_s`` (a band, not
 every pair: a 2,000-account batch would give two million).
 
@@ -52,11 +52,11 @@ def handle_shape(handle: pl.Expr) -> pl.Expr:
     )
 
 
-def template_burst_pairs(accounts: pl.DataFrame, *, window_s: int, level: float, neighbours: int = 20) -> pl.DataFrame:
+def template_burst_pairs(accounts: pl.DataFrame, *, window_s: int, fdr: float, neighbours: int = 20) -> pl.DataFrame:
     """``source, target`` (``source < target``): pairs of accounts in one template burst (see the module docstring).
 
-    ``level`` is the per-account significance of the binomial upper tail; the
-    pipeline passes its false-discovery level divided by the accounts tested
+    An account is in a burst when its binomial upper tail is at most ``fdr``
+    divided by the accounts tested, those with a handle and a creation time
     (Bonferroni), so a data set of organic sign-ups gives no pair by chance.
     """
     known = (
@@ -78,7 +78,7 @@ def template_burst_pairs(accounts: pl.DataFrame, *, window_s: int, level: float,
     k = np.searchsorted(keys, key + window_s, side="right") - np.searchsorted(keys, key - window_s, side="left") - 1
     p = binom.sf(k - 1, n, known["share"].to_numpy())
     templated = known["shape"].str.contains(r"[Aa]").to_numpy() & known["shape"].str.ends_with("99").to_numpy()
-    burst = known.filter(pl.Series(templated & (k >= 2) & (p <= level))).sort("code", "t", "account_id")
+    burst = known.filter(pl.Series(templated & (k >= 2) & (p <= fdr / known.height))).sort("code", "t", "account_id")
     if burst.height < 2:
         return pl.DataFrame(schema=PAIRS)
     ids, bc, bt = burst["account_id"].to_numpy(), burst["code"].to_numpy(), burst["t"].to_numpy()

@@ -54,7 +54,7 @@ def test_a_batch_named_from_one_recipe_is_paired_and_ordinary_signups_are_not():
         for i in range(40)
     ]
     accounts = _frame(_organic(rng, 3000) + batch)
-    pairs = template_burst_pairs(accounts, window_s=86_400, level=0.01 / accounts.height)
+    pairs = template_burst_pairs(accounts, window_s=86_400, fdr=0.01)
     linked = set(pairs["source"]) | set(pairs["target"])
     assert linked == {row[0] for row in batch}
     # One group, in a band of nearest neighbours rather than every pair.
@@ -70,15 +70,15 @@ def test_an_organic_signup_wave_full_of_default_names_is_not_a_template_burst():
     # As many default names as on any other day's sign-ups, so nothing beyond chance.
     rng = np.random.default_rng(4)
     accounts = _frame(_organic(rng, 4000, wave_share=0.1))
-    assert template_burst_pairs(accounts, window_s=86_400, level=0.01 / accounts.height).is_empty()
+    assert template_burst_pairs(accounts, window_s=86_400, fdr=0.01).is_empty()
     # A batch registered during the wave is still one recipe among its sign-ups.
     batch = [(f"b{i:03d}", f"{FIRST[i % 10].title()}{LAST[i // 10 % 10].title()}{100 + i}", START + timedelta(days=900, minutes=10 * i)) for i in range(30)]
-    pairs = template_burst_pairs(_frame(_organic(np.random.default_rng(4), 4000, wave_share=0.1) + batch), window_s=86_400, level=0.01 / 4030)
+    pairs = template_burst_pairs(_frame(_organic(np.random.default_rng(4), 4000, wave_share=0.1) + batch), window_s=86_400, fdr=0.01)
     assert set(pairs["source"]) | set(pairs["target"]) == {row[0] for row in batch}
 
 
 def test_no_handles_or_creation_times_give_no_pairs():
     empty = _frame([])
-    assert template_burst_pairs(empty, window_s=86_400, level=0.01).is_empty()
+    assert template_burst_pairs(empty, window_s=86_400, fdr=0.01).is_empty()
     blank = _frame([("a", None, START), ("b", "x", None)])
-    assert template_burst_pairs(blank, window_s=86_400, level=0.01).is_empty()
+    assert template_burst_pairs(blank, window_s=86_400, fdr=0.01).is_empty()
