@@ -68,8 +68,11 @@ MEMBER_EVIDENCE_SCALE = 4.0
 TIE_SCALE = 1.0
 # Members sharing infrastructure up to this many are a household's worth: no farm evidence.
 HOUSEHOLD = 4
-# Members beyond HOUSEHOLD at which the farm strand's size factor reaches 63%.
-FARM_SCALE = 8.0
+# Members beyond HOUSEHOLD at which the farm strand's size factor reaches 63%: a group of
+# two households' size counts at 63%, three at 86%. The size factor only gates the group's
+# own objects beyond chance, which households and strangers behind one network lack; 8
+# left 7-11 account proxy rings owning a dozen objects where chance gives 0.01 unflagged.
+FARM_SCALE = 4.0
 # Decades of Poisson evidence (-log10 p) for a group's own objects beyond chance at which
 # the farm strand's second factor reaches 63%: 2 is the 1% level.
 FARM_EVIDENCE_SCALE = 2.0

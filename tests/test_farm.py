@@ -136,6 +136,16 @@ def test_a_hashtag_farm_owning_a_few_tags_far_beyond_chance_is_flagged_and_one_e
     assert _farm_only_score(40, 1, 1.2) == pytest.approx(0.35)
 
 
+def test_a_small_proxy_ring_owning_a_dozen_objects_is_a_farm_and_a_household_is_not():
+    # Eight accounts behind shared proxies owning twelve objects where chance gives 0.01:
+    # twice a household's size, overwhelming evidence (simulated large_operator seed 1 had one).
+    assert _farm_only_score(8, 12, 0.01) >= 0.5
+    # A household's worth of accounts never counts, however much its members share.
+    assert _farm_only_score(4, 12, 0.01) == pytest.approx(0.35)
+    # Five accounts, one past a household, with the same evidence: not enough size to flag.
+    assert _farm_only_score(5, 12, 0.01) < 0.5
+
+
 def _pairs(accounts):
     return [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
 
