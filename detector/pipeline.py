@@ -383,7 +383,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         labels = joined
     compact_coacted = _compact_coacted(coacted.select("cluster_id", "signal", "object"), hashed)
     evidence.report("score: group test")
-    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config)
+    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config, ties)
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
@@ -418,13 +418,15 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
 
 
 def _expand(
-    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config
+    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config, ties: pl.DataFrame | None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
 
     First every member of a flagged cluster that has own objects must act on them
     beyond chance (``features.groups.group_members`` at ``group_member_level``);
-    one that does not becomes noise. Then each round tests every account outside
+    one that does not becomes noise, unless shared devices, addresses or a sign-up
+    template tie it to most of its cluster (``tied_to_most``): a farm's quiet
+    account is not an organic account pulled in by a few links. Then each round tests every account outside
     the confident clusters against each one's own objects (``group_joins``); a
     round's joins enlarge the clusters (and so their objects) for the next. An
     account keeps the first cluster it joins.
@@ -455,6 +457,9 @@ def _expand(
             min_share=cfg.group_min_share,
             coacted=coacted,
         )
+        if ties is not None:
+            tied = tied_to_most(ties, labels, flagged)["account_id"].implode()
+            checked = checked.with_columns(pl.col("kept") | pl.col("account_id").is_in(tied))
         dropped = checked.filter(~pl.col("kept")).select("account_id")
         labels = labels.with_columns(
             pl.when(pl.col("account_id").is_in(dropped["account_id"].implode())).then(-1).otherwise(pl.col("cluster_id")).alias("cluster_id")
@@ -483,6 +488,31 @@ def _expand(
         )
     dropped = checked.filter(~pl.col("kept")).join(labels.filter(pl.col("cluster_id") < 0), on="account_id", how="semi")
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
+
+
+def tied_to_most(ties: pl.DataFrame, labels: pl.DataFrame, clusters: list[int], *, share: float = 0.5, at_least: int = 3) -> pl.DataFrame:
+    """``account_id`` of the members of ``clusters`` that ``ties`` (``tie_pairs``) link directly to at least
+    ``share`` of their cluster's other members, and to at least ``at_least`` of them.
+
+    The member check drops an account pulled into a flagged cluster by a few
+    links. An account on the same devices, addresses or sign-up template as most
+    of the cluster was not pulled in; it is one of the farm's quieter accounts
+    (6 of simulated `baseline` seed 0's dropped members were tied to all 78 of
+    their cluster's members; keeping such members changed no precision on the 30
+    worlds of the sweep). ``at_least`` keeps a household beside a small cluster out.
+    """
+    chosen = labels.filter(pl.col("cluster_id").is_in(clusters))
+    inside = pairs_inside(ties.select("source", "target"), chosen)
+    ends = pl.concat([inside.select(pl.col("source").alias("account_id"), "cluster_id"), inside.select(pl.col("target").alias("account_id"), "cluster_id")])
+    sizes = chosen.group_by("cluster_id").agg(pl.len().alias("n"))
+    return (
+        ends.group_by("account_id", "cluster_id")
+        .agg(pl.len().alias("ties"))
+        .join(sizes, on="cluster_id")
+        .filter((pl.col("ties") >= share * (pl.col("n") - 1)) & (pl.col("ties") >= at_least))
+        .select("account_id")
+        .sort("account_id")
+    )
 
 
 OBJECT_HASH_SEED = 20_260_328

@@ -267,3 +267,22 @@ def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_i
     assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
     # A cluster flagged on its co-action alone stands on its own evidence: nothing is split.
     assert farm_carve(labels, _scored(coaction=0.9), farm, identity, threshold=0.5).equals(labels)
+
+
+def test_the_member_check_spares_an_account_tied_to_most_of_its_cluster():
+    from detector.pipeline import tied_to_most
+
+    farm = [f"f{i}" for i in range(8)]
+    labels = pl.DataFrame({"account_id": [*farm, "quiet", "guest", "x", "y", "z", "hh"], "cluster_id": [0] * 10 + [1, 1, 1, 2]})
+    ties = pl.DataFrame(
+        [(m, "quiet") for m in farm[:5]]  # the quiet account shares the farm's devices with 5 of its 9 co-members
+        + [(farm[0], "guest"), (farm[1], "guest")]  # a guest on two members' address: pulled in, not tied to most
+        + [("x", "z"), ("y", "z")]  # most of a 3-account cluster, but only two ties
+        + [("hh", "f0")],  # an address shared across clusters does not count inside either
+        schema=["source", "target"],
+        orient="row",
+    )
+    spared = tied_to_most(ties, labels, [0, 1, 2])["account_id"].to_list()
+    assert spared == ["quiet"]
+    # Only the clusters asked about are looked at.
+    assert tied_to_most(ties, labels, [1])["account_id"].to_list() == []
