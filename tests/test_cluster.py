@@ -87,27 +87,6 @@ def test_one_weak_strand_alone_cannot_flag():
     assert score_clusters(both, threshold=0.5)["flagged"].item()
 
 
-def _chain_of_three_score(exclusivity: float, strength: float = 2.0) -> float:
-    """Score of a 3-account cluster a-b-c (two co-action links of ``strength``) whose co-acted objects have ``exclusivity``."""
-    from detector.scoring import cluster_facts
-
-    labels = pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [0, 0, 0]})
-    fused = pl.DataFrame({"source": ["a", "b"], "target": ["b", "c"], "strength": [strength] * 2, "signals": [["share"]] * 2})
-    coaction = pl.DataFrame({"source": ["a", "b"], "target": ["b", "c"], "rarity": [0.9] * 2, "coaction_strength": [strength] * 2, "tie": [strength] * 2})
-    flags = labels.select("account_id", identity=pl.lit(0.0), infrastructure=pl.lit(0.0), copy=pl.lit(0.0))
-    facts = cluster_facts(labels, fused, coaction, flags, pl.DataFrame({"cluster_id": [0], "exclusivity": [exclusivity]}))
-    return score_clusters(facts, threshold=0.5)["score"].item()
-
-
-def test_a_small_ring_with_one_strong_link_each_on_its_own_objects_is_flagged():
-    # Each member has one link at the strength cap on objects only the ring acts on.
-    assert _chain_of_three_score(1.0) >= 0.5
-    # The same links on objects a crowd shares (a tenth of their actors are members) are not enough.
-    assert _chain_of_three_score(0.1) < 0.2
-    # Nor are weak links on the ring's own objects.
-    assert _chain_of_three_score(1.0, strength=0.3) < 0.5
-
-
 def _dense_trim(graph, labels, *, share, min_cluster_size):
     """The rim trim as first written, on a dense account x cluster matrix: the reference."""
     k = int(labels.max()) + 1
