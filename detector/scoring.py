@@ -61,12 +61,8 @@ from detector.cluster import pairs_inside
 
 SCORE_CAPS = {"coaction": 0.85, "agreement": 0.5, "identity": 0.35, "infrastructure": 0.35, "copy": 0.35, "farm": 0.5}
 STRANDS = tuple(SCORE_CAPS)
-# Member evidence (summed link strength per member) at which the co-action strand reaches 63% of its exclusivity:
-# one link at the strength cap (``coaction_strength_cap``, 2) per member. A small ring whose members each
-# have one or two strong links on objects of their own (exclusivity near 1) then reaches the threshold;
-# the organic clusters near it have member evidence of 20-54 in a single signal and stay where
-# exclusivity and tie put them. 4 (two such links) left 3-4 account rings at scores 0.43-0.49.
-MEMBER_EVIDENCE_SCALE = 2.0
+# Member evidence (summed link strength per member) at which the co-action strand reaches 63% of its exclusivity.
+MEMBER_EVIDENCE_SCALE = 4.0
 # Mean co-action strength of a cluster's linked pairs (saturated per signal) at which the co-action strand
 # counts in full: about one signal's strong link; weaker ties scale it down proportionally.
 TIE_SCALE = 1.0
