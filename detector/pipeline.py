@@ -426,8 +426,8 @@ def _expand(
     beyond chance (``features.groups.group_members`` at ``group_member_level``);
     one that does not becomes noise, unless shared devices, addresses or a sign-up
     template tie it to most of its cluster (``tied_to_most``): a farm's quiet
-    account is not an organic account pulled in by a few links. Then each round tests every account outside
-    the confident clusters against each one's own objects (``group_joins``); a
+    account is not an organic account pulled in by a few links. Then each round
+    tests every account outside the confident clusters against each one's own objects (``group_joins``); a
     round's joins enlarge the clusters (and so their objects) for the next. An
     account keeps the first cluster it joins.
     """
@@ -499,7 +499,8 @@ def tied_to_most(ties: pl.DataFrame, labels: pl.DataFrame, clusters: list[int], 
     of the cluster was not pulled in; it is one of the farm's quieter accounts
     (6 of simulated `baseline` seed 0's dropped members were tied to all 78 of
     their cluster's members; keeping such members changed no precision on the 30
-    worlds of the sweep). ``at_least`` keeps a household beside a small cluster out.
+    worlds of the sweep, seeds 0-2 or 3-5). ``at_least`` keeps a household beside a
+    small cluster out.
     """
     chosen = labels.filter(pl.col("cluster_id").is_in(clusters))
     inside = pairs_inside(ties.select("source", "target"), chosen)
