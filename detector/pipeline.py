@@ -427,9 +427,9 @@ def _expand(
     one that does not becomes noise, unless shared devices, addresses or a sign-up
     template tie it to most of its cluster (``tied_to_most``): a farm's quiet
     account is not an organic account pulled in by a few links. Then each round
-    tests every account outside the confident clusters against each one's own objects (``group_joins``); a
-    round's joins enlarge the clusters (and so their objects) for the next. An
-    account keeps the first cluster it joins.
+    tests every account outside the confident clusters against each one's own
+    objects (``group_joins``); a round's joins enlarge the clusters (and so their
+    objects) for the next. An account keeps the first cluster it joins.
     """
     cfg = config.detector
     flagged = scored.filter("flagged")["cluster_id"].to_list()
