@@ -503,16 +503,23 @@ def tied_to_most(ties: pl.DataFrame, labels: pl.DataFrame, clusters: list[int], 
     small cluster out.
     """
     chosen = labels.filter(pl.col("cluster_id").is_in(clusters))
-    inside = pairs_inside(ties.select("source", "target"), chosen)
-    ends = pl.concat([inside.select(pl.col("source").alias("account_id"), "cluster_id"), inside.select(pl.col("target").alias("account_id"), "cluster_id")])
-    sizes = chosen.group_by("cluster_id").agg(pl.len().alias("n"))
     return (
-        ends.group_by("account_id", "cluster_id")
-        .agg(pl.len().alias("ties"))
-        .join(sizes, on="cluster_id")
-        .filter((pl.col("ties") >= share * (pl.col("n") - 1)) & (pl.col("ties") >= at_least))
-        .select("account_id")
+        _links_into(ties, chosen)
+        .join(chosen.rename({"account_id": "source"}), on=["source", "cluster_id"])  # ties to its own cluster
+        .filter((pl.col("links") >= share * (pl.col("n_accounts") - 1)) & (pl.col("links") >= at_least))
+        .select(pl.col("source").alias("account_id"))
         .sort("account_id")
+    )
+
+
+def _links_into(pairs: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
+    """``source, cluster_id, links, n_accounts``: each account's ``pairs`` (either direction) to the members of each cluster of ``members``, and that cluster's size."""
+    both = pl.concat([pairs.select("source", "target"), pairs.select(pl.col("target").alias("source"), pl.col("source").alias("target"))])
+    return (
+        both.join(members.rename({"account_id": "target"}), on="target")
+        .group_by("source", "cluster_id")
+        .agg(pl.len().alias("links"))
+        .join(members.group_by("cluster_id").agg(pl.len().alias("n_accounts")), on="cluster_id")
     )
 
 
@@ -752,13 +759,7 @@ def farm_rim(labels: pl.DataFrame, fused: pl.DataFrame, farms: pl.Series, *, sha
     members = labels.filter(pl.col("cluster_id").is_in(farms.implode()))
     if members.is_empty():
         return labels
-    both = pl.concat([fused.select("source", "target"), fused.select(pl.col("target").alias("source"), pl.col("source").alias("target"))])
-    into = (
-        both.join(members.rename({"account_id": "target"}), on="target")
-        .group_by("source", "cluster_id")
-        .agg(pl.len().alias("links"))
-        .join(members.group_by("cluster_id").agg(pl.len().alias("n_accounts")), on="cluster_id")
-    )
+    into = _links_into(fused, members)
     typical = (
         into.join(members.rename({"account_id": "source"}), on=["source", "cluster_id"])
         .group_by("cluster_id")
