@@ -71,8 +71,10 @@ def cluster_evidence(
     if {"infra_group", "own_objects", "expected_own"} <= set(scored.columns):
         for row in scored.filter(pl.col("infra_group") > 0).iter_rows(named=True):
             group = f"the {row['infra_group']:,} linked through shared addresses, devices or a handle template"
-            if row["infra_group"] > sizes[row["cluster_id"]]:
+            if row.get("reading") == "everywhere":
                 group = f"members of {row['infra_group']:,} accounts linked through shared addresses or devices, which"
+            elif row.get("reading") == "batch":
+                group = f"members of a sign-up batch of {row['infra_group']:,} accounts named from one template, which"
             parts[row["cluster_id"]].append(
                 (-1.0, f"{group} are most of the actors of {row['own_objects']:,} objects, {row['expected_own']:.1f} expected by chance")
             )

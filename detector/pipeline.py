@@ -369,7 +369,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         )
 
     scored, farm, coacted = judge(labels)
-    carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold)
+    carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold, wholes=whole_groups(evidence.infrastructure, evidence.identity))
     if not carved.equals(labels):
         evidence.report("score: splitting farms off their clusters")
         scored, farm, coacted = rejudge(labels, carved, (scored, farm, coacted))
@@ -558,8 +558,8 @@ def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
     return labels.with_columns(pl.col("account_id").cast(pl.Categorical))
 
 
-# ``FARM_FACTS`` and the reading that gave them: ``inside`` or ``everywhere``, and that reading's group.
-FARM_READINGS: dict[str, pl.DataType] = {**FARM_FACTS, "reading": pl.String(), "group": pl.Int64()}
+# ``FARM_FACTS`` (with the reading that gave them) and that reading's group.
+FARM_READINGS: dict[str, pl.DataType] = {**FARM_FACTS, "group": pl.Int64()}
 
 
 def farm_facts(
@@ -567,25 +567,28 @@ def farm_facts(
 ) -> pl.DataFrame:
     """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
 
-    Two readings of "the group behind the cluster's infrastructure", the one with
-    the stronger ``farm`` strand kept: the largest group of members linked through
-    shared devices or addresses, or one sign-up template (``identity`` pairs),
-    inside the cluster (pairs inside, transitively), and the group of all
-    accounts linked through shared devices or addresses that holds at least half
-    of the members. The whole group leaves template pairs out: a batch's
-    template clique joined to an organic household by one address would lend
-    the batch's objects to the household's cluster (cascade/crowded seed 2).
+    Three readings of "the group behind the cluster's infrastructure", the one
+    with the stronger ``farm`` strand kept (``reading``): the largest group of
+    members linked through shared devices or addresses, or one sign-up template
+    (``identity`` pairs), inside the cluster (pairs inside, transitively:
+    ``inside``); and the whole group of all accounts linked through shared
+    devices or addresses (``everywhere``), or through one sign-up batch's
+    template (``batch``), that holds at least half of the members
+    (``whole_groups``). The whole groups keep the two kinds of tie apart: a
+    batch's template clique joined to an organic household by one address would
+    lend the batch's objects to the household's cluster (cascade/crowded seed 2).
     HDBSCAN may cut a large farm into several clusters, and then each part is
-    judged by the farm it belongs to; a group that reaches beyond the cluster
-    through a household address, though, takes in accounts that own nothing
-    with it, so the inside reading stays. Each group's own objects over the
-    whole period are counted against chance (``features.groups.own_objects_beyond_chance``).
+    judged by the farm it belongs to: a 2,000-account batch without shared
+    infrastructure cut into 45 clusters (``large_operator`` seed 4) had 71% of
+    its accounts flagged by the inside reading and 86% by the batch. A group
+    that reaches beyond the cluster through a household address, though, takes
+    in accounts that own nothing with it, so the inside reading stays. Each
+    group's own objects over the whole period are counted against chance
+    (``features.groups.own_objects_beyond_chance``).
     """
     ties = tie_pairs(infrastructure, identity)
     if ties is None or incidences.is_empty():
         return pl.DataFrame(schema=FARM_READINGS)
-    pairs = tie_pairs(infrastructure, None)
-    pairs = pairs if pairs is not None else ties.clear()
     members = labels.filter(pl.col("cluster_id") >= 0)
     inside = _inside_groups(ties, labels)
     largest_inside = (
@@ -595,30 +598,23 @@ def farm_facts(
         .group_by("cluster_id", maintain_order=True)
         .first()
     )
-    everywhere = _infra_groups(pairs)
     sizes = members.group_by("cluster_id").agg(pl.len().alias("n_accounts"))
-    holding_half = (
-        members.join(everywhere, on="account_id")
-        .group_by("cluster_id", "group")
-        .agg(pl.len().alias("inside"), pl.col("account_id").min().alias("first"))
-        .join(sizes, on="cluster_id")
-        .filter(2 * pl.col("inside") >= pl.col("n_accounts"))
-        .sort("cluster_id", "inside", "first", descending=[False, True, False])
-        .group_by("cluster_id", maintain_order=True)
-        .first()
-        .join(everywhere.group_by("group").agg(pl.len().cast(pl.Int64).alias("infra_group")), on="group")
-    )
+    wholes = whole_groups(infrastructure, identity)
+    holding_half = pl.concat([_holding_half(members, groups, sizes).with_columns(pl.lit(reading).alias("reading")) for reading, groups in wholes.items()])
     # A whole group that is exactly the inside one (same size, holding it) would be counted twice for the same answer.
-    same = (
-        largest_inside.select("cluster_id", "infra_group", "first")
-        .join(everywhere.rename({"account_id": "first"}), on="first")
-        .select("cluster_id", "group", "infra_group")
+    same = pl.concat(
+        [
+            largest_inside.select("cluster_id", "infra_group", "first")
+            .join(groups.rename({"account_id": "first"}), on="first")
+            .select("cluster_id", "group", "infra_group", pl.lit(reading).alias("reading"))
+            for reading, groups in wholes.items()
+        ]
     )
-    holding_half = holding_half.join(same, on=["cluster_id", "group", "infra_group"], how="anti")
+    holding_half = holding_half.join(same, on=["cluster_id", "group", "infra_group", "reading"], how="anti")
     candidates = pl.concat(
         [
             largest_inside.select("cluster_id", "group", "infra_group", pl.lit("inside").alias("reading")),
-            holding_half.select("cluster_id", "group", "infra_group", pl.lit("everywhere").alias("reading")),
+            holding_half.select("cluster_id", "group", "infra_group", "reading"),
         ]
     ).filter(pl.col("infra_group") > HOUSEHOLD)
     if candidates.is_empty():
@@ -629,7 +625,7 @@ def farm_facts(
     accounts = pl.concat(
         [
             inside.select("account_id", "group").join(keys.filter(pl.col("reading") == "inside"), on="group").select("account_id", "key"),
-            everywhere.join(keys.filter(pl.col("reading") == "everywhere"), on="group").select("account_id", "key"),
+            *(groups.join(keys.filter(pl.col("reading") == reading), on="group").select("account_id", "key") for reading, groups in wholes.items()),
         ]
     )
     cfg = config.detector
@@ -645,9 +641,36 @@ def farm_facts(
         .sort("cluster_id", "strand", "reading", descending=[False, True, True])
         .group_by("cluster_id", maintain_order=True)
         .first()
-        .select(*FARM_FACTS, "reading", "group")
+        .select(*FARM_FACTS, "group")
         .sort("cluster_id")
         .cast(FARM_READINGS)
+    )
+
+
+def whole_groups(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    """The whole groups behind farms by each kind of tie alone, by reading: ``everywhere`` (shared devices or
+    addresses) and ``batch`` (one sign-up batch's handle template); each ``account_id, group`` (``_infra_groups``).
+
+    Kept apart, so one household address that a batch's account shares with its family does not make the family
+    part of the batch (cascade/crowded seed 2)."""
+    none = pl.DataFrame(schema={"source": pl.String(), "target": pl.String()})
+    return {reading: _infra_groups(none if pairs is None else pairs.select("source", "target")) for reading, pairs in (("everywhere", infrastructure), ("batch", identity))}
+
+
+def _holding_half(members: pl.DataFrame, groups: pl.DataFrame, sizes: pl.DataFrame) -> pl.DataFrame:
+    """``cluster_id, group, infra_group``: per cluster, the group of ``groups`` (``_infra_groups``) holding the most
+    of its members when that is at least half of them, and that group's whole size."""
+    return (
+        members.join(groups, on="account_id")
+        .group_by("cluster_id", "group")
+        .agg(pl.len().alias("inside"), pl.col("account_id").min().alias("first"))
+        .join(sizes, on="cluster_id")
+        .filter(2 * pl.col("inside") >= pl.col("n_accounts"))
+        .sort("cluster_id", "inside", "first", descending=[False, True, False])
+        .group_by("cluster_id", maintain_order=True)
+        .first()
+        .join(groups.group_by("group").agg(pl.len().cast(pl.Int64).alias("infra_group")), on="group")
+        .select("cluster_id", "group", "infra_group")
     )
 
 
@@ -664,7 +687,9 @@ def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     return _infra_groups(pairs_inside(pairs, labels)).join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
 
 
-def farm_carve(labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, ties: pl.DataFrame | None, *, threshold: float) -> pl.DataFrame:
+def farm_carve(
+    labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, ties: pl.DataFrame | None, *, threshold: float, wholes: dict[str, pl.DataFrame] | None = None
+) -> pl.DataFrame:
     """``labels`` with each farm that carries its cluster's flag made a cluster of its own.
 
     HDBSCAN may file a farm with organic accounts it co-acts with: in
@@ -672,37 +697,49 @@ def farm_carve(labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, t
     them tied by shared addresses and one sign-up template, and 86 organic
     accounts. The group's ``farm`` strand (its own objects: 18 where chance gives
     2) is evidence about the group, not about the accounts around it. So where a
-    cluster scores below ``threshold`` without that strand, its tied group (the
-    inside reading, short of the whole cluster) is split off when it would be
-    flagged alone (a cluster of just the group, all tied, with that strand), and
-    both parts are judged on their own. Splitting only groups that were a
-    minority of their cluster left a 30-of-40 group carrying 12 organic members
-    (cascade/subtle seed 2). A cluster flagged without the strand stands on its
-    own evidence, and splitting it would only cut an operator in two. New ids
-    follow the largest one in use, in the order of each group's cluster and
-    smallest account.
+    cluster scores below ``threshold`` without that strand, its members in the
+    group that strand read (``farm_facts``' reading: the tied group inside, or
+    the whole group of ``wholes``, ``whole_groups``), short of the whole cluster,
+    are split off when they would be flagged alone (a cluster of just the group,
+    all tied, with that strand), and both parts are judged on their own.
+    Splitting only groups that were a minority of their cluster left a 30-of-40
+    group carrying 12 organic members (cascade/subtle seed 2); judging the 10
+    organic accounts filed with 13 of a sign-up batch by the whole batch's
+    objects flagged them (cascade/crowded seed 2). A cluster flagged without the
+    strand stands on its own evidence, and splitting it would only cut an
+    operator in two. New ids follow the largest one in use, in the order of each
+    group's cluster and smallest account.
     """
     if ties is None or farm.is_empty():
         return labels
     without_farm = noisy_or({name: pl.col(name) for name in STRANDS if name != "farm"})
     leaning = scored.filter(without_farm < threshold).select("cluster_id", "n_accounts")
-    farm = farm.filter(pl.col("reading") == "inside").join(leaning, on="cluster_id").filter(pl.col("infra_group") < pl.col("n_accounts"))
+    farm = farm.join(leaning, on="cluster_id")
     strand = farm_strand(farm["infra_group"].to_numpy(), farm["own_objects"].to_numpy(), farm["expected_own"].to_numpy())
     # The score of the group alone: every member tied (the infrastructure strand, whose cap identity shares) and its farm strand.
     alone = 1.0 - (1.0 - SCORE_CAPS["infrastructure"]) * (1.0 - SCORE_CAPS["farm"] * strand)
-    minority = farm.filter(pl.Series(alone >= threshold))
-    if minority.is_empty():
+    carrying = farm.filter(pl.Series(alone >= threshold)).select("cluster_id", "reading", "group", "n_accounts")
+    if carrying.is_empty():
         return labels
-    carved = _inside_groups(ties, labels).join(minority.select("cluster_id", "group"), on=["cluster_id", "group"])
+    members = labels.filter(pl.col("cluster_id") >= 0)
+    in_groups = [_inside_groups(ties, labels).with_columns(pl.lit("inside").alias("reading"))]
+    in_groups += [members.join(groups, on="account_id").with_columns(pl.lit(reading).alias("reading")) for reading, groups in (wholes or {}).items()]
+    carved = (
+        pl.concat([frame.select("account_id", "cluster_id", "reading", "group") for frame in in_groups])
+        .join(carrying, on=["cluster_id", "reading", "group"])
+        .filter(pl.len().over("cluster_id") < pl.col("n_accounts"))
+    )
+    if carved.is_empty():
+        return labels
     start = int(labels["cluster_id"].max()) + 1
     ids = (
-        carved.group_by("cluster_id", "group")
+        carved.group_by("cluster_id")
         .agg(pl.col("account_id").min().alias("first"))
         .sort("cluster_id", "first")
         .with_row_index("new")
-        .select("cluster_id", "group", (pl.col("new").cast(pl.Int64) + start).alias("_carved"))
+        .select("cluster_id", (pl.col("new").cast(pl.Int64) + start).alias("_carved"))
     )
-    moved = carved.join(ids, on=["cluster_id", "group"]).select("account_id", "_carved")
+    moved = carved.join(ids, on="cluster_id").select("account_id", "_carved")
     return labels.join(moved, on="account_id", how="left").select("account_id", pl.coalesce("_carved", "cluster_id").alias("cluster_id"))
 
 
@@ -715,7 +752,11 @@ def farm_parts(scored: pl.DataFrame, farm: pl.DataFrame, labels: pl.DataFrame, t
     cluster. Two parts join when the pairs tying them (shared devices or
     addresses, one sign-up template) are at least half as many as the smaller
     part's members: one household address that two operators' accounts happen to
-    share connects their groups, but is no reason to call them one farm.
+    share connects their groups, but is no reason to call them one farm. Only
+    the ``everywhere`` reading joins parts: two operators' sign-up batches named
+    from one shape at the same time are one ``batch`` group (in the cascade
+    worlds, plain seed 1 and crowded seeds 0 and 2 each had two operators joined
+    that way), which is evidence that both are farms but not that they are one.
     Clusters joined to none are not listed.
     """
     schema = {"cluster_id": pl.Int64(), "farm_cluster": pl.Int64()}

@@ -81,6 +81,9 @@ FARM_FACTS: dict[str, pl.DataType] = {
     "infra_group": pl.Int64(),
     "own_objects": pl.Int64(),
     "expected_own": pl.Float64(),
+    # Which group: ``inside`` the cluster, or the whole group by shared infrastructure (``everywhere``) or by
+    # one sign-up batch (``batch``) that holds at least half of the members (``detector.pipeline.farm_facts``).
+    "reading": pl.String(),
 }
 # Pair evidence that is not co-action on shared objects: agreement counts only co-action signals.
 NOT_COACTION = ["device", "identity", "ip"]
@@ -97,6 +100,7 @@ CLUSTER_FACTS: dict[str, pl.DataType] = {
     "infra_group": pl.Int64(),
     "own_objects": pl.Int64(),
     "expected_own": pl.Float64(),
+    "reading": pl.String(),
     **{strand: pl.Float64() for strand in STRANDS},
 }
 

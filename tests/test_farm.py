@@ -121,7 +121,7 @@ def _farm_only_score(infra_group: int, own: int, expected: float) -> float:
     empty_pairs = pl.DataFrame(schema={"source": pl.String, "target": pl.String, "strength": pl.Float64, "signals": pl.List(pl.String)})
     empty_coaction = pl.DataFrame(schema={"source": pl.String, "target": pl.String, "rarity": pl.Float64, "coaction_strength": pl.Float64, "tie": pl.Float64})
     flags = labels.select("account_id", identity=pl.lit(0.0), infrastructure=pl.lit(1.0), copy=pl.lit(0.0))
-    farm = pl.DataFrame({"cluster_id": [0], "infra_group": [infra_group], "own_objects": [own], "expected_own": [expected]})
+    farm = pl.DataFrame({"cluster_id": [0], "infra_group": [infra_group], "own_objects": [own], "expected_own": [expected], "reading": ["inside"]})
     facts = cluster_facts(labels, empty_pairs, empty_coaction, flags, pl.DataFrame(schema={"cluster_id": pl.Int64, "exclusivity": pl.Float64}), farm)
     return score_clusters(facts, threshold=0.5)["score"].item()
 
@@ -215,7 +215,7 @@ def test_two_farms_that_one_household_address_connects_stay_two_clusters():
     labels = pl.DataFrame({"account_id": farms[0] + farms[1], "cluster_id": [0] * 25 + [1] * 25})
     farm = farm_facts(labels, infrastructure, incidences, Config())
     assert farm.filter(pl.col("reading") == "everywhere").height == 2  # both judged by the one connected group...
-    flagged = pl.DataFrame({"cluster_id": [0, 1], "n_accounts": [25, 25], "flagged": [True, True]})
+    flagged = pl.DataFrame({"cluster_id": [0, 1], "n_accounts": [20, 20], "flagged": [True, True]})
     assert farm_parts(flagged, farm, labels, infrastructure).is_empty()  # ...yet one shared address does not make them one farm
 
 
@@ -286,3 +286,70 @@ def test_the_member_check_spares_an_account_tied_to_most_of_its_cluster():
     assert spared == ["quiet"]
     # Only the clusters asked about are looked at.
     assert tied_to_most(ties, labels, [1])["account_id"].to_list() == []
+
+
+def _batch(n: int, band: int = 3) -> tuple[list[str], pl.DataFrame]:
+    """``n`` accounts of one sign-up batch, each tied to its ``band`` neighbours in creation order (as ``features.cohorts`` pairs them)."""
+    batch = [f"s{i:03d}" for i in range(n)]
+    pairs = [(batch[i], batch[j]) for i in range(n) for j in range(i + 1, min(n, i + 1 + band))]
+    return batch, pl.DataFrame(pairs, schema=["source", "target"], orient="row")
+
+
+def _batch_world(split: int, organic_in_part: int):
+    """Labels, identity pairs and incidences: a 40-account batch owning six campaign objects, cut at ``split``
+    into clusters 0 and 1; ``organic_in_part`` organic accounts filed in cluster 1 with the batch's rest."""
+    rng = np.random.default_rng(5)
+    batch, identity = _batch(40)
+    organic = [f"o{i:03d}" for i in range(organic_in_part)]
+    crowd = [f"c{i:03d}" for i in range(400)]
+    acts = {(a, f"campaign{k}") for k in range(6) for a in rng.choice(batch, 25, replace=False)}
+    acts |= {(a, f"x{o}") for a in batch + organic + crowd for o in rng.integers(0, 300, 10)}  # a dozen actors each
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(
+        pl.col("account_id").cast(pl.Categorical), pl.lit("url").alias("signal")
+    )
+    labels = pl.DataFrame({"account_id": batch + organic, "cluster_id": [0] * split + [1] * (40 - split + organic_in_part)})
+    return labels, identity, incidences
+
+
+def test_the_parts_of_a_sign_up_batch_are_judged_by_the_whole_batch_but_not_joined_by_it():
+    from detector.pipeline import farm_facts, farm_parts
+
+    labels, identity, incidences = _batch_world(split=20, organic_in_part=0)
+    # Each part is judged by the whole batch, which owns the six objects that 25 of its 40 push.
+    facts = {row["cluster_id"]: row for row in farm_facts(labels, None, incidences, Config(), identity).iter_rows(named=True)}
+    for part in (0, 1):
+        assert facts[part]["reading"] == "batch" and facts[part]["infra_group"] == 40 and facts[part]["own_objects"] >= 6
+    # Two operators' batches named from one shape at one time are one group too: the parts are not joined by it.
+    flagged = pl.DataFrame({"cluster_id": [0, 1], "n_accounts": [20, 20], "flagged": [True, True]})
+    assert farm_parts(flagged, farm_facts(labels, None, incidences, Config(), identity), labels, identity).is_empty()
+
+
+def test_a_batch_part_filed_with_organic_accounts_is_split_off_them_when_the_whole_batch_carries_the_flag():
+    from detector.pipeline import farm_carve, farm_facts, whole_groups
+
+    labels, identity, incidences = _batch_world(split=27, organic_in_part=10)  # cluster 1: 13 of the batch, 10 organic
+    farm = farm_facts(labels, None, incidences, Config(), identity)
+    assert farm.filter(pl.col("cluster_id") == 1).row(0, named=True)["reading"] == "batch"
+    scored = pl.DataFrame(
+        {"cluster_id": [0, 1], "n_accounts": [27, 23], "coaction": [0.1, 0.05], "agreement": [0.0, 0.0], "identity": [1.0, 13 / 23],
+         "infrastructure": [0.0, 0.0], "copy": [0.0, 0.0], "farm": [0.99, 0.99]}
+    )
+    carved = dict(farm_carve(labels, scored, farm, identity, threshold=0.5, wholes=whole_groups(None, identity)).iter_rows())
+    assert {carved[f"s{i:03d}"] for i in range(27, 40)} == {2} and {carved[f"o{i:03d}"] for i in range(10)} == {1}
+    assert {carved[f"s{i:03d}"] for i in range(27)} == {0}  # the part that is all batch stays as it is
+    # Without the whole groups only the inside reading carves, and the batch reading carried this cluster.
+    assert farm_carve(labels, scored, farm, identity, threshold=0.5).equals(labels)
+
+
+def test_the_evidence_names_the_group_that_carried_the_farm_strand():
+    from detector.evidence import cluster_evidence
+
+    labels = pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [0, 1, 2]})
+    scored = pl.DataFrame(
+        {"cluster_id": [0, 1, 2], "n_accounts": [1, 1, 1], "infra_group": [40, 62, 5], "own_objects": [6, 25, 3],
+         "expected_own": [0.2, 3.8, 0.1], "reading": ["everywhere", "batch", "inside"]}
+    )
+    text = dict(cluster_evidence(scored, labels, [], None, None, None).iter_rows())
+    assert text[0].startswith("members of 40 accounts linked through shared addresses or devices")
+    assert text[1].startswith("members of a sign-up batch of 62 accounts named from one template, which are most of the actors of 25 objects")
+    assert text[2].startswith("the 5 linked through shared addresses, devices or a handle template are most")
