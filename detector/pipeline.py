@@ -579,7 +579,7 @@ def farm_facts(
     lend the batch's objects to the household's cluster (cascade/crowded seed 2).
     HDBSCAN may cut a large farm into several clusters, and then each part is
     judged by the farm it belongs to: a 2,000-account batch without shared
-    infrastructure cut into 45 clusters (``large_operator`` seed 4) had 71% of
+    infrastructure cut into 44 clusters (``large_operator`` seed 4) had 71% of
     its accounts flagged by the inside reading and 86% by the batch. A group
     that reaches beyond the cluster through a household address, though, takes
     in accounts that own nothing with it, so the inside reading stays. Each
