@@ -347,10 +347,11 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     del frames
 
     ties = tie_pairs(evidence.infrastructure, evidence.identity)
+    wholes = whole_groups(evidence.infrastructure, evidence.identity)
 
     def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         coacted = coacted_objects(labels, evidence.objects)
-        farm = farm_facts(labels, evidence.infrastructure, evidence.incidences[0], config, evidence.identity)
+        farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config)
         exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
         facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
@@ -369,7 +370,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         )
 
     scored, farm, coacted = judge(labels)
-    carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold, wholes=whole_groups(evidence.infrastructure, evidence.identity))
+    carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold, wholes=wholes)
     if not carved.equals(labels):
         evidence.report("score: splitting farms off their clusters")
         scored, farm, coacted = rejudge(labels, carved, (scored, farm, coacted))
@@ -563,9 +564,12 @@ FARM_READINGS: dict[str, pl.DataType] = {**FARM_FACTS, "group": pl.Int64()}
 
 
 def farm_facts(
-    labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, config: Config, identity: pl.DataFrame | None = None
+    labels: pl.DataFrame, ties: pl.DataFrame | None, wholes: dict[str, pl.DataFrame], incidences: pl.DataFrame, config: Config
 ) -> pl.DataFrame:
     """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
+
+    ``ties`` (``tie_pairs``) and ``wholes`` (``whole_groups``) come from the shared devices, addresses and
+    sign-up templates once per run: every scoring pass reads the same ones.
 
     Three readings of "the group behind the cluster's infrastructure", the one
     with the stronger ``farm`` strand kept (``reading``): the largest group of
@@ -586,7 +590,6 @@ def farm_facts(
     group's own objects over the whole period are counted against chance
     (``features.groups.own_objects_beyond_chance``).
     """
-    ties = tie_pairs(infrastructure, identity)
     if ties is None or incidences.is_empty():
         return pl.DataFrame(schema=FARM_READINGS)
     members = labels.filter(pl.col("cluster_id") >= 0)
@@ -599,7 +602,6 @@ def farm_facts(
         .first()
     )
     sizes = members.group_by("cluster_id").agg(pl.len().alias("n_accounts"))
-    wholes = whole_groups(infrastructure, identity)
     holding_half = pl.concat([_holding_half(members, groups, sizes).with_columns(pl.lit(reading).alias("reading")) for reading, groups in wholes.items()])
     # A whole group that is exactly the inside one (same size, holding it) would be counted twice for the same answer.
     same = pl.concat(

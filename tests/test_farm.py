@@ -150,6 +150,13 @@ def _pairs(accounts):
     return [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
 
 
+def _farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, identity: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``farm_facts`` with the ties and whole groups the pipeline builds once from these pairs."""
+    from detector.pipeline import farm_facts, tie_pairs, whole_groups
+
+    return farm_facts(labels, tie_pairs(infrastructure, identity), whole_groups(infrastructure, identity), incidences, Config())
+
+
 def _farm_cut_in_two():
     """Labels, infrastructure pairs and incidences of a 40-account farm cut into clusters 0 and 1, and 10 bystanders (2)."""
     rng = np.random.default_rng(5)
@@ -175,20 +182,18 @@ def _farm_cut_in_two():
 
 
 def test_a_farm_cut_into_two_clusters_is_judged_whole_and_a_household_link_does_not_lend_it():
-    from detector.pipeline import farm_facts
-
     labels, infrastructure, incidences = _farm_cut_in_two()
-    facts = {row["cluster_id"]: row for row in farm_facts(labels, infrastructure, incidences, Config()).iter_rows(named=True)}
+    facts = {row["cluster_id"]: row for row in _farm_facts(labels, infrastructure, incidences).iter_rows(named=True)}
     for half in (0, 1):
         assert facts[half]["infra_group"] >= 40 and facts[half]["own_objects"] >= 5
     assert 2 not in facts  # three of ten bystanders in the farm's group is not the group behind their cluster
 
 
 def test_the_flagged_parts_of_one_farm_are_reported_as_one_cluster():
-    from detector.pipeline import farm_facts, farm_parts
+    from detector.pipeline import farm_parts
 
     labels, infrastructure, incidences = _farm_cut_in_two()
-    farm = farm_facts(labels, infrastructure, incidences, Config())
+    farm = _farm_facts(labels, infrastructure, incidences)
     every_part_flagged = pl.DataFrame({"cluster_id": [0, 1, 2], "n_accounts": [20, 20, 10], "flagged": [True, True, True]})
     assert farm_parts(every_part_flagged, farm, labels, infrastructure).rows() == [(0, 0), (1, 0)]  # the bystanders stay apart
     # A part that is not flagged on its own evidence is not pulled in by the other's flag.
@@ -197,7 +202,7 @@ def test_the_flagged_parts_of_one_farm_are_reported_as_one_cluster():
 
 
 def test_two_farms_that_one_household_address_connects_stay_two_clusters():
-    from detector.pipeline import farm_facts, farm_parts
+    from detector.pipeline import farm_parts
 
     rng = np.random.default_rng(6)
     farms = [[f"{name}{i:02d}" for i in range(25)] for name in ("f", "g")]
@@ -213,7 +218,7 @@ def test_two_farms_that_one_household_address_connects_stay_two_clusters():
         pl.col("account_id").cast(pl.Categorical), pl.lit("url").alias("signal")
     )
     labels = pl.DataFrame({"account_id": farms[0] + farms[1], "cluster_id": [0] * 25 + [1] * 25})
-    farm = farm_facts(labels, infrastructure, incidences, Config())
+    farm = _farm_facts(labels, infrastructure, incidences)
     assert farm.filter(pl.col("reading") == "everywhere").height == 2  # both judged by the one connected group...
     flagged = pl.DataFrame({"cluster_id": [0, 1], "n_accounts": [25, 25], "flagged": [True, True]})
     assert farm_parts(flagged, farm, labels, infrastructure).is_empty()  # ...yet one shared address does not make them one farm
@@ -258,10 +263,10 @@ def _scored(coaction: float) -> pl.DataFrame:
 
 
 def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_it():
-    from detector.pipeline import farm_carve, farm_facts
+    from detector.pipeline import farm_carve
 
     labels, identity, incidences = _farm_among_organic()
-    farm = farm_facts(labels, None, incidences, Config(), identity)
+    farm = _farm_facts(labels, None, incidences, identity)
     assert farm.row(0, named=True)["infra_group"] == 25  # the template's group, inside the cluster
     carved = dict(farm_carve(labels, _scored(coaction=0.1), farm, identity, threshold=0.5).iter_rows())
     assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
@@ -312,23 +317,23 @@ def _batch_world(split: int, organic_in_part: int, band: int = 3):
 
 
 def test_the_parts_of_a_sign_up_batch_are_judged_by_the_whole_batch_but_not_joined_by_it():
-    from detector.pipeline import farm_facts, farm_parts
+    from detector.pipeline import farm_parts
 
     labels, identity, incidences = _batch_world(split=20, organic_in_part=0, band=12)  # 78 ties across the cut
     # Each part is judged by the whole batch, which owns the six objects that 25 of its 40 push.
-    facts = {row["cluster_id"]: row for row in farm_facts(labels, None, incidences, Config(), identity).iter_rows(named=True)}
+    facts = {row["cluster_id"]: row for row in _farm_facts(labels, None, incidences, identity).iter_rows(named=True)}
     for part in (0, 1):
         assert facts[part]["reading"] == "batch" and facts[part]["infra_group"] == 40 and facts[part]["own_objects"] >= 6
     # Two operators' batches named from one shape at one time are one group too: the parts are not joined by it.
     flagged = pl.DataFrame({"cluster_id": [0, 1], "n_accounts": [20, 20], "flagged": [True, True]})
-    assert farm_parts(flagged, farm_facts(labels, None, incidences, Config(), identity), labels, identity).is_empty()
+    assert farm_parts(flagged, _farm_facts(labels, None, incidences, identity), labels, identity).is_empty()
 
 
 def test_a_batch_part_filed_with_organic_accounts_is_split_off_them_when_the_whole_batch_carries_the_flag():
-    from detector.pipeline import farm_carve, farm_facts, whole_groups
+    from detector.pipeline import farm_carve, whole_groups
 
     labels, identity, incidences = _batch_world(split=27, organic_in_part=10)  # cluster 1: 13 of the batch, 10 organic
-    farm = farm_facts(labels, None, incidences, Config(), identity)
+    farm = _farm_facts(labels, None, incidences, identity)
     assert farm.filter(pl.col("cluster_id") == 1).row(0, named=True)["reading"] == "batch"
     scored = pl.DataFrame(
         {"cluster_id": [0, 1], "n_accounts": [27, 23], "coaction": [0.1, 0.05], "agreement": [0.0, 0.0], "identity": [1.0, 13 / 23],
