@@ -44,6 +44,7 @@ from detector.cluster import PAIR_EVIDENCE, fuse, index_pairs, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
+from detector.exclusivity import cluster_exclusivity, coacted_objects, exclusivity_actors
 from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, noisy_or, cluster_facts, farm_strand, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
@@ -104,7 +105,7 @@ class _Evidence:
 
     coaction: list[pl.DataFrame] = field(default_factory=list)  # significance.EVIDENCE rows per signal
     objects: list[pl.DataFrame] = field(default_factory=list)  # the objects behind the significant pairs
-    actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects
+    actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects (a post: its audience)
     incidences: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: every account-object act
     pairs: list[pl.DataFrame] = field(default_factory=list)  # PAIR_EVIDENCE rows for fusion
     copy: pl.DataFrame | None = None
@@ -235,7 +236,8 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
         .sort("object", "account_id")
         .collect()
     )
-    evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
+    # Who acted on the objects behind the links, for the clusters' exclusivity (a post's actors are its whole audience).
+    evidence.actors.append(exclusivity_actors(events, signal, acts, behind.select("object").unique()))
     # Held until the score stage (farm facts, group test) with categorical accounts and signals: four bytes an account, not sixteen.
     evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
     evidence.pairs.append(significant.select("source", "target", "signal", saturated(pl.col("evidence"), config.detector.coaction_strength_cap).alias("strength")))
@@ -831,53 +833,6 @@ def _infra_groups(pairs: pl.DataFrame) -> pl.DataFrame:
     graph = sp.coo_matrix((np.ones(coded.height), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     return pl.DataFrame({"account_id": names, "group": pl.Series(component, dtype=pl.Int64)})
-
-
-COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
-
-
-def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.DataFrame:
-    """``COACTED`` rows: per cluster, the objects behind its significant links inside it (what its members co-acted on)."""
-    # Frame by frame: the objects behind all significant pairs are millions of rows, and a concatenated copy was gigabytes at 10M events.
-    per_frame = [
-        pairs_inside(frame.select("source", "target", "signal", "object", "object_accounts"), labels)
-        .group_by("cluster_id", "signal", "object")
-        .agg(pl.col("object_accounts").first())
-        for frame in objects
-        if frame.height
-    ]
-    if not per_frame:
-        return pl.DataFrame(schema=COACTED)
-    return pl.concat(per_frame).group_by("cluster_id", "signal", "object").agg(pl.col("object_accounts").first()).cast(COACTED)
-
-
-def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
-    """Per cluster: how much of the activity on its co-acted objects (``coacted_objects``) comes from its own members.
-
-    For each object behind a significant link inside the cluster, the share of the
-    object's distinct actors who are members; averaged over objects weighted by the
-    members acting. An operator pushes its own posts, links and tags (most actors
-    are members); an organic crowd is a small part of a viral post's, a fandom's
-    or a meme's actors.
-    """
-    schema = {"cluster_id": pl.Int64(), "exclusivity": pl.Float64()}
-    if cluster_objects.is_empty():
-        return pl.DataFrame(schema=schema)
-    members = labels.filter(pl.col("cluster_id") >= 0)
-    acting = (
-        pl.concat([frame for frame in actors if frame.height])
-        .join(members, on="account_id")
-        .group_by("cluster_id", "signal", "object")
-        .agg(pl.len().alias("members"))
-    )
-    per_object = cluster_objects.join(acting, on=["cluster_id", "signal", "object"], how="left").with_columns(pl.col("members").fill_null(0))
-    return (
-        per_object.group_by("cluster_id")
-        .agg(((pl.col("members") / pl.col("object_accounts")).clip(0.0, 1.0) * pl.col("members")).sum() / pl.col("members").sum())
-        .rename({"members": "exclusivity"})
-        .with_columns(pl.col("exclusivity").fill_nan(0.0))
-        .cast(schema)
-    )
 
 
 def _member_flags(labels: pl.DataFrame, evidence: _Evidence) -> pl.DataFrame:

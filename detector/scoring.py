@@ -6,7 +6,8 @@ runs its accounts, each strand a number in [0, 1]:
 - ``coaction``: how much the members co-act on objects of their own: the
   co-action evidence per member (summed over its links inside the cluster,
   saturating at ``MEMBER_EVIDENCE_SCALE``), times the cluster's exclusivity (the
-  share of the actors on its co-acted objects who are members), times how
+  share of the actors on its co-acted objects who are members, a post's actors
+  being its whole audience: ``detector.exclusivity``), times how
   strongly the typical co-acting pair is tied (mean co-action strength of the
   linked member pairs, as a share of ``TIE_SCALE``, at most 1). The last factor
   keeps a crowd from adding up to an operator: a fandom captured whole is

@@ -1,0 +1,110 @@
+"""Exclusivity counts a post's whole audience: fast likers of popular posts are not an operator."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from detector.config import Config
+from detector.exclusivity import ACTORS, cluster_exclusivity, exclusivity_actors, post_audience
+from detector.pipeline import detect
+
+START = datetime(2025, 3, 3, tzinfo=timezone.utc)
+
+
+def _events(rows: list[tuple[str, str, int, str, str | None]]) -> pl.DataFrame:
+    """Events from ``(event_id, account_id, seconds after START, action, target)``."""
+    return pl.DataFrame(
+        [{"event_id": e, "account_id": a, "timestamp": START + timedelta(seconds=t), "action": act, "target": tgt} for e, a, t, act, tgt in rows],
+        schema={"event_id": pl.String, "account_id": pl.String, "timestamp": pl.Datetime("us", "UTC"), "action": pl.String, "target": pl.String},
+    )
+
+
+def test_a_posts_audience_is_everyone_who_reacted_to_it_in_any_way():
+    events = _events([
+        ("p1", "author", 0, "post", None),
+        ("e1", "a", 10, "share", "p1"),
+        ("e2", "b", 20, "like", "p1"),
+        ("e3", "c", 30, "reply", "p1"),
+        ("e4", "d", 40, "quote", "p1"),
+        ("e5", "a", 50, "like", "p1"),  # a second reaction of one account counts once
+        ("e6", "e", 60, "follow", "p1"),  # a follow names an account, whatever its id looks like
+        ("e7", "f", 70, "share", "p2"),
+    ])
+    audience = post_audience(events, pl.DataFrame({"object": ["p1"]}))
+    assert audience.filter(pl.col("object") == "p1")["account_id"].to_list() == ["a", "b", "c", "d"]
+    assert audience["object"].unique().to_list() == ["p1"]
+
+
+def test_other_signals_keep_their_own_actors():
+    events = _events([("e1", "a", 0, "share", "p1"), ("e2", "b", 5, "follow", "p1")])
+    acts = pl.DataFrame({"object": ["p1"], "account_id": ["b"]})
+    follow = exclusivity_actors(events, "follow", acts, pl.DataFrame({"object": ["p1"]}))
+    assert follow.rows() == [("p1", "b", "follow")]
+    like = exclusivity_actors(events, "like", acts, pl.DataFrame({"object": ["p1"]}))
+    assert like.rows() == [("p1", "a", "like")]
+
+
+def test_likers_of_a_post_the_public_shares_own_little_of_it():
+    labels = pl.DataFrame({"account_id": ["l1", "l2", "l3", "l4"], "cluster_id": [0, 0, 0, 0]})
+    coacted = pl.DataFrame({"cluster_id": [0], "signal": ["like"], "object": ["p1"], "object_accounts": [4]})
+    likers = pl.DataFrame({"object": ["p1"] * 4, "account_id": ["l1", "l2", "l3", "l4"], "signal": ["like"] * 4}, schema=ACTORS)
+    sharers = pl.DataFrame({"object": ["p1"] * 12, "account_id": [f"s{i}" for i in range(12)], "signal": ["like"] * 12}, schema=ACTORS)
+    alone = cluster_exclusivity(labels, coacted, [likers])["exclusivity"].item()
+    among_the_audience = cluster_exclusivity(labels, coacted, [pl.concat([likers, sharers])])["exclusivity"].item()
+    assert alone == 1.0
+    assert among_the_audience == pytest.approx(4 / 16)
+
+
+def _fast_likers_and_a_ring(seed: int) -> pl.DataFrame:
+    """120 organic accounts; 24 popular posts the public shares over days and four accounts like within two minutes;
+    and a ring of five that shares and likes its own seeds within minutes."""
+    rng = random.Random(seed)
+    rows: list[tuple[str, str, int, str, str | None]] = []
+    organic = [f"user_{i:03d}" for i in range(120)]
+    fast = [f"fast_{i}" for i in range(4)]
+    ring = [f"ring_{i}" for i in range(5)]
+    day = 86400
+    posts: list[tuple[str, int]] = []
+    for account in organic + fast:
+        for k in range(4):
+            post, t = f"{account}_p{k}", rng.randint(0, 28 * day)
+            rows.append((post, account, t, "post", None))
+            posts.append((post, t))
+    popular = rng.sample([p for p in posts if p[0].startswith("user_")], 24)
+    for n, (post, t) in enumerate(popular):
+        for account in rng.sample(organic, 14):
+            rows.append((f"{post}_s{n}_{account}", account, t + rng.randint(3600, 3 * day), "share", post))
+        for account in fast:
+            if rng.random() < 0.9:
+                rows.append((f"{post}_l_{account}", account, t + rng.randint(20, 120), "like", post))
+    for account in organic:  # everyday likes and shares of anything
+        for k in range(6):
+            post, t = rng.choice(posts)
+            rows.append((f"{account}_bl{k}", account, t + rng.randint(60, 2 * day), "like", post))
+        for k in range(2):
+            post, t = rng.choice(posts)
+            rows.append((f"{account}_bs{k}", account, t + rng.randint(60, 2 * day), "share", post))
+    for k in range(16):
+        seed_post, t = f"ring_seed_{k}", rng.randint(0, 28 * day)
+        rows.append((seed_post, ring[0], t, "post", None))
+        for account in ring[1:]:
+            if rng.random() < 0.85:
+                rows.append((f"{seed_post}_s_{account}", account, t + rng.randint(30, 600), "share", seed_post))
+            if rng.random() < 0.5:
+                rows.append((f"{seed_post}_l_{account}", account, t + rng.randint(30, 600), "like", seed_post))
+    return _events(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_likers_of_popular_posts_are_not_flagged_but_a_ring_is(seed):
+    out = detect(_fast_likers_and_a_ring(seed), None, Config())
+    flagged = set(out.accounts.filter("flagged")["account_id"].to_list())
+    assert {f"ring_{i}" for i in range(1, 5)} <= flagged
+    assert not any(name.startswith(("fast_", "user_")) for name in flagged)
+    # The likers are still linked to each other: the pair test sees them; only the score tells them apart.
+    likers = out.edges.filter((pl.col("signal") == "like") & pl.col("source").str.starts_with("fast_") & pl.col("target").str.starts_with("fast_"))
+    assert likers.height >= 3
