@@ -44,7 +44,7 @@ from detector.cluster import PAIR_EVIDENCE, fuse, index_pairs, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.exclusivity import cluster_exclusivity, coacted_objects, exclusivity_actors
+from detector.exclusivity import POST_REACTIONS, audience_actors, cluster_exclusivity, coacted_objects
 from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, noisy_or, cluster_facts, farm_strand, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
@@ -106,6 +106,7 @@ class _Evidence:
     coaction: list[pl.DataFrame] = field(default_factory=list)  # significance.EVIDENCE rows per signal
     objects: list[pl.DataFrame] = field(default_factory=list)  # the objects behind the significant pairs
     actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects (a post: its audience)
+    posts: list[pl.DataFrame] = field(default_factory=list)  # signal, object: posts behind post-reaction links, until their audience is read
     incidences: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: every account-object act
     pairs: list[pl.DataFrame] = field(default_factory=list)  # PAIR_EVIDENCE rows for fusion
     copy: pl.DataFrame | None = None
@@ -178,6 +179,9 @@ def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence
     for number, signal in enumerate(signals, 1):
         evidence.report(f"co-action: {signal} ({number}/{total})")
         _add_signal(events, signal, config, evidence)
+    if evidence.posts:
+        evidence.actors.append(audience_actors(events, pl.concat(evidence.posts)))
+        evidence.posts = []
     if "text" in events.columns:
         evidence.report(f"co-action: copied texts ({total}/{total})")
         copies = copy_events(events, min_text_chars=cfg.min_text_chars, threshold=cfg.near_duplicate_threshold)
@@ -236,8 +240,13 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
         .sort("object", "account_id")
         .collect()
     )
-    # Who acted on the objects behind the links, for the clusters' exclusivity (a post's actors are its whole audience).
-    evidence.actors.append(exclusivity_actors(events, signal, acts, behind.select("object").unique()))
+    # Who acted on the objects behind the links, for the clusters' exclusivity. A post's actors are its whole
+    # audience, gathered for all post-reaction signals at once (``_coaction_evidence``).
+    behind_objects = behind.select("object").unique()
+    if signal in POST_REACTIONS:
+        evidence.posts.append(behind_objects.with_columns(pl.lit(signal).alias("signal")))
+    else:
+        evidence.actors.append(acts.join(behind_objects, on="object", how="semi").select("object", "account_id", "signal"))
     # Held until the score stage (farm facts, group test) with categorical accounts and signals: four bytes an account, not sixteen.
     evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
     evidence.pairs.append(significant.select("source", "target", "signal", saturated(pl.col("evidence"), config.detector.coaction_strength_cap).alias("strength")))

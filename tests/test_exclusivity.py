@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from detector.config import Config
-from detector.exclusivity import ACTORS, cluster_exclusivity, exclusivity_actors, post_audience
+from detector.exclusivity import ACTORS, audience_actors, cluster_exclusivity, post_audience
 from detector.pipeline import detect
 
 START = datetime(2025, 3, 3, tzinfo=timezone.utc)
@@ -39,13 +39,12 @@ def test_a_posts_audience_is_everyone_who_reacted_to_it_in_any_way():
     assert audience["object"].unique().to_list() == ["p1"]
 
 
-def test_other_signals_keep_their_own_actors():
-    events = _events([("e1", "a", 0, "share", "p1"), ("e2", "b", 5, "follow", "p1")])
-    acts = pl.DataFrame({"object": ["p1"], "account_id": ["b"]})
-    follow = exclusivity_actors(events, "follow", acts, pl.DataFrame({"object": ["p1"]}))
-    assert follow.rows() == [("p1", "b", "follow")]
-    like = exclusivity_actors(events, "like", acts, pl.DataFrame({"object": ["p1"]}))
-    assert like.rows() == [("p1", "a", "like")]
+def test_every_post_reaction_signal_reads_the_same_audience():
+    events = _events([("e1", "a", 0, "share", "p1"), ("e2", "b", 5, "like", "p1"), ("e3", "c", 9, "like", "p2")])
+    posts = pl.DataFrame({"signal": ["like", "share", "like"], "object": ["p1", "p1", "p2"]})
+    actors = audience_actors(events, posts)
+    assert actors.schema == pl.Schema(ACTORS)
+    assert actors.rows() == [("p1", "a", "like"), ("p1", "b", "like"), ("p2", "c", "like"), ("p1", "a", "share"), ("p1", "b", "share")]
 
 
 def test_likers_of_a_post_the_public_shares_own_little_of_it():
