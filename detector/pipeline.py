@@ -384,7 +384,11 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     carved = farm_carve(labels, scored, farm, ties, threshold=config.score.threshold, wholes=wholes)
     if not carved.equals(labels):
         evidence.report("score: splitting farms off their clusters")
-        scored, farm, coacted = rejudge(labels, carved, (scored, farm, coacted))
+        split = carved
+        scored, farm, coacted = rejudge(labels, split, (scored, farm, coacted))
+        carved = both_flagged_rejoined(labels, split, scored)
+        if not carved.equals(split):
+            scored, farm, coacted = rejudge(split, carved, (scored, farm, coacted))
         labels = carved
     parts = farm_parts(scored, farm, labels, ties)
     if parts.height:
@@ -700,6 +704,9 @@ def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     return _infra_groups(pairs_inside(pairs, labels)).join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
 
 
+GROUP_STRANDS = ("farm", "infrastructure", "identity")
+
+
 def farm_carve(
     labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, ties: pl.DataFrame | None, *, threshold: float, wholes: dict[str, pl.DataFrame] | None = None
 ) -> pl.DataFrame:
@@ -709,24 +716,31 @@ def farm_carve(
     cascade/subtle seed 1 a cluster of 144 held 58 accounts of one operator, 52 of
     them tied by shared addresses and one sign-up template, and 86 organic
     accounts. The group's ``farm`` strand (its own objects: 18 where chance gives
-    2) is evidence about the group, not about the accounts around it. So where a
-    cluster scores below ``threshold`` without that strand, its members in the
-    group that strand read (``farm_facts``' reading: the tied group inside, or
-    the whole group of ``wholes``, ``whole_groups``), short of the whole cluster,
-    are split off when they would be flagged alone (a cluster of just the group,
-    all tied, with that strand), and both parts are judged on their own.
-    Splitting only groups that were a minority of their cluster left a 30-of-40
-    group carrying 12 organic members (cascade/subtle seed 2); judging the 10
-    organic accounts filed with 13 of a sign-up batch by the whole batch's
-    objects flagged them (cascade/crowded seed 2). A cluster flagged without the
-    strand stands on its own evidence, and splitting it would only cut an
-    operator in two. New ids follow the largest one in use, in the order of each
-    group's cluster and smallest account.
+    2) is evidence about the group, not about the accounts around it, and so are
+    the ``infrastructure`` and ``identity`` strands, the shares of members that
+    the group's ties reach (``GROUP_STRANDS``). So where a cluster scores below
+    ``threshold`` without those strands, its members in the group the farm strand
+    read (``farm_facts``' reading: the tied group inside, or the whole group of
+    ``wholes``, ``whole_groups``), short of the whole cluster, are split off when
+    they would be flagged alone (a cluster of just the group, all tied, with that
+    strand), and both parts are judged on their own. Splitting only groups that
+    were a minority of their cluster left a 30-of-40 group carrying 12 organic
+    members (cascade/subtle seed 2); judging the 10 organic accounts filed with 13
+    of a sign-up batch by the whole batch's objects flagged them (cascade/crowded
+    seed 2); counting the group's shares of tied members as the cluster's own
+    evidence left 25 accounts of one operator carrying 18 organic ones they
+    co-share popular posts with (cascade/plain seed 5). A cluster flagged on the
+    rest of its evidence stands on it, and splitting it would only cut an
+    operator in two (``both_flagged_rejoined`` puts back a split whose halves
+    are both flagged). New ids follow the largest one in use, in the order of
+    each group's cluster and smallest account.
     """
     if ties is None or farm.is_empty():
         return labels
-    without_farm = noisy_or({name: pl.col(name) for name in STRANDS if name != "farm"})
-    leaning = scored.filter(without_farm < threshold).select("cluster_id", "n_accounts")
+    # The strands that speak about the tied group, not the accounts around it: its farm, and the shares of
+    # members on shared devices or addresses or one sign-up template.
+    without_group = noisy_or({name: pl.col(name) for name in STRANDS if name not in GROUP_STRANDS})
+    leaning = scored.filter(without_group < threshold).select("cluster_id", "n_accounts")
     farm = farm.join(leaning, on="cluster_id")
     strand = farm_strand(farm["infra_group"].to_numpy(), farm["own_objects"].to_numpy(), farm["expected_own"].to_numpy())
     # The score of the group alone: every member tied (the infrastructure strand, whose cap identity shares) and its farm strand.
@@ -754,6 +768,20 @@ def farm_carve(
     )
     moved = carved.join(ids, on="cluster_id").select("account_id", "_carved")
     return labels.join(moved, on="account_id", how="left").select("account_id", pl.coalesce("_carved", "cluster_id").alias("cluster_id"))
+
+
+def both_flagged_rejoined(before: pl.DataFrame, carved: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:
+    """``carved`` with each group ``farm_carve`` split off put back where the rest of its cluster is flagged too.
+
+    The carve keeps a farm's strand from flagging the accounts filed with it; when
+    those accounts are flagged on their own evidence as well, both halves are the
+    operator's (viral_noise seed 1: 23 tied accounts and 19 more of one operator),
+    and splitting them would only report it twice.
+    """
+    moved = before.join(carved.rename({"cluster_id": "carved"}), on="account_id").filter(pl.col("cluster_id") != pl.col("carved"))
+    flagged = scored.filter("flagged")["cluster_id"].implode()
+    back = moved.filter(pl.col("cluster_id").is_in(flagged) & pl.col("carved").is_in(flagged)).select("account_id", pl.col("cluster_id").alias("_back"))
+    return carved.join(back, on="account_id", how="left").select("account_id", pl.coalesce("_back", "cluster_id").alias("cluster_id"))
 
 
 def farm_parts(scored: pl.DataFrame, farm: pl.DataFrame, labels: pl.DataFrame, ties: pl.DataFrame | None) -> pl.DataFrame:

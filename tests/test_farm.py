@@ -257,8 +257,8 @@ def _farm_among_organic():
     return labels, identity, incidences
 
 
-def _scored(coaction: float) -> pl.DataFrame:
-    strands = {"coaction": coaction, "agreement": 0.0, "identity": 25 / 60, "infrastructure": 0.0, "copy": 0.0, "farm": 0.99}
+def _scored(coaction: float, infrastructure: float = 0.0) -> pl.DataFrame:
+    strands = {"coaction": coaction, "agreement": 0.0, "identity": 25 / 60, "infrastructure": infrastructure, "copy": 0.0, "farm": 0.99}
     return pl.DataFrame({"cluster_id": [0], "n_accounts": [60], **{name: [value] for name, value in strands.items()}})
 
 
@@ -272,6 +272,28 @@ def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_i
     assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
     # A cluster flagged on its co-action alone stands on its own evidence: nothing is split.
     assert farm_carve(labels, _scored(coaction=0.9), farm, identity, threshold=0.5).equals(labels)
+
+
+def test_the_shares_of_members_the_group_ties_are_not_evidence_about_the_rest():
+    from detector.pipeline import farm_carve
+
+    labels, identity, incidences = _farm_among_organic()
+    farm = _farm_facts(labels, None, incidences, identity)
+    # Co-action 0.4 with the template's and the devices' shares (25 of 60) scores 0.52 without the farm strand;
+    # without what the tied group says about itself it is 0.34, so the group is split off the 35 around it.
+    scored = _scored(coaction=0.4, infrastructure=25 / 60)
+    carved = dict(farm_carve(labels, scored, farm, identity, threshold=0.5).iter_rows())
+    assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
+
+
+def test_a_split_whose_halves_are_both_flagged_is_put_back():
+    from detector.pipeline import both_flagged_rejoined
+
+    before = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e", "f"], "cluster_id": [0, 0, 0, 0, 5, 5]})
+    carved = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e", "f"], "cluster_id": [0, 0, 7, 7, 5, 8]})
+    scored = pl.DataFrame({"cluster_id": [0, 5, 7, 8], "flagged": [True, False, True, True]})
+    # Cluster 0's two halves are both flagged: one operator, one cluster again. Cluster 5's rest is not: the split stays.
+    assert dict(both_flagged_rejoined(before, carved, scored).iter_rows()) == {"a": 0, "b": 0, "c": 0, "d": 0, "e": 5, "f": 8}
 
 
 def test_the_member_check_spares_an_account_tied_to_most_of_its_cluster():
