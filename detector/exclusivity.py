@@ -27,7 +27,7 @@ from detector.cluster import pairs_inside
 POST_REACTIONS = ("share", "reply", "quote", "like")
 
 ACTORS: dict[str, pl.DataType] = {"object": pl.String(), "account_id": pl.String(), "signal": pl.String()}
-COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String(), "object_accounts": pl.Int64()}
+COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String()}
 
 
 def post_audience(events: pl.DataFrame, objects: pl.DataFrame) -> pl.DataFrame:
@@ -59,15 +59,13 @@ def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.Dat
     """``COACTED`` rows: per cluster, the objects behind its significant links inside it (what its members co-acted on)."""
     # Frame by frame: the objects behind all significant pairs are millions of rows, and a concatenated copy was gigabytes at 10M events.
     per_frame = [
-        pairs_inside(frame.select("source", "target", "signal", "object", "object_accounts"), labels)
-        .group_by("cluster_id", "signal", "object")
-        .agg(pl.col("object_accounts").first())
+        pairs_inside(frame.select("source", "target", "signal", "object"), labels).select("cluster_id", "signal", "object").unique()
         for frame in objects
         if frame.height
     ]
     if not per_frame:
         return pl.DataFrame(schema=COACTED)
-    return pl.concat(per_frame).group_by("cluster_id", "signal", "object").agg(pl.col("object_accounts").first()).cast(COACTED)
+    return pl.concat(per_frame).unique().cast(COACTED)
 
 
 def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:

@@ -106,7 +106,6 @@ class _Evidence:
     coaction: list[pl.DataFrame] = field(default_factory=list)  # significance.EVIDENCE rows per signal
     objects: list[pl.DataFrame] = field(default_factory=list)  # the objects behind the significant pairs
     actors: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: who acted on those objects (a post: its audience)
-    posts: list[pl.DataFrame] = field(default_factory=list)  # signal, object: posts behind post-reaction links, until their audience is read
     incidences: list[pl.DataFrame] = field(default_factory=list)  # signal, object, account_id: every account-object act
     pairs: list[pl.DataFrame] = field(default_factory=list)  # PAIR_EVIDENCE rows for fusion
     copy: pl.DataFrame | None = None
@@ -179,9 +178,10 @@ def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence
     for number, signal in enumerate(signals, 1):
         evidence.report(f"co-action: {signal} ({number}/{total})")
         _add_signal(events, signal, config, evidence)
-    if evidence.posts:
-        evidence.actors.append(audience_actors(events, pl.concat(evidence.posts)))
-        evidence.posts = []
+    # Each post's audience, read once for the posts behind every post-reaction signal's links.
+    posts = [frame.select("signal", "object").unique() for frame in evidence.objects if frame.height and frame["signal"][0] in POST_REACTIONS]
+    if posts:
+        evidence.actors.append(audience_actors(events, pl.concat(posts)))
     if "text" in events.columns:
         evidence.report(f"co-action: copied texts ({total}/{total})")
         copies = copy_events(events, min_text_chars=cfg.min_text_chars, threshold=cfg.near_duplicate_threshold)
@@ -241,12 +241,9 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
         .collect()
     )
     # Who acted on the objects behind the links, for the clusters' exclusivity. A post's actors are its whole
-    # audience, gathered for all post-reaction signals at once (``_coaction_evidence``).
-    behind_objects = behind.select("object").unique()
-    if signal in POST_REACTIONS:
-        evidence.posts.append(behind_objects.with_columns(pl.lit(signal).alias("signal")))
-    else:
-        evidence.actors.append(acts.join(behind_objects, on="object", how="semi").select("object", "account_id", "signal"))
+    # audience instead, read for all post-reaction signals at once (``_coaction_evidence``).
+    if signal not in POST_REACTIONS:
+        evidence.actors.append(acts.join(behind.select("object").unique(), on="object", how="semi").select("object", "account_id", "signal"))
     # Held until the score stage (farm facts, group test) with categorical accounts and signals: four bytes an account, not sixteen.
     evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
     evidence.pairs.append(significant.select("source", "target", "signal", saturated(pl.col("evidence"), config.detector.coaction_strength_cap).alias("strength")))
@@ -397,7 +394,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         joined = farm_rim(joined, fused, parts["farm_cluster"].unique(), share=config.cluster.trim_share)
         scored, farm, coacted = rejudge(labels, joined, (scored, farm, coacted))
         labels = joined
-    compact_coacted = _compact_coacted(coacted.select("cluster_id", "signal", "object"), hashed)
+    compact_coacted = _compact_coacted(coacted, hashed)
     evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config, ties)
     evidence.report("score: evidence and tables")

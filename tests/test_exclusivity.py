@@ -49,7 +49,7 @@ def test_every_post_reaction_signal_reads_the_same_audience():
 
 def test_likers_of_a_post_the_public_shares_own_little_of_it():
     labels = pl.DataFrame({"account_id": ["l1", "l2", "l3", "l4"], "cluster_id": [0, 0, 0, 0]})
-    coacted = pl.DataFrame({"cluster_id": [0], "signal": ["like"], "object": ["p1"], "object_accounts": [4]})
+    coacted = pl.DataFrame({"cluster_id": [0], "signal": ["like"], "object": ["p1"]})
     likers = pl.DataFrame({"object": ["p1"] * 4, "account_id": ["l1", "l2", "l3", "l4"], "signal": ["like"] * 4}, schema=ACTORS)
     sharers = pl.DataFrame({"object": ["p1"] * 12, "account_id": [f"s{i}" for i in range(12)], "signal": ["like"] * 12}, schema=ACTORS)
     alone = cluster_exclusivity(labels, coacted, [likers])["exclusivity"].item()
