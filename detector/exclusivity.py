@@ -14,6 +14,19 @@ posts' likers and scored as an operator of their own (3, 4 and 6 accounts on
 `organic_only` seeds 0-2 of the quality benchmark); counted over the audience,
 they are a small part of it and none is flagged. An operator's own seeds draw
 mostly its members, however they react, so its share hardly moves.
+
+The share is read over a cluster's main objects: those at least ``MAIN_SHARE``
+times as many members acted on as on the one most of them acted on. A
+significant pair's objects are all the objects the two met on, and members
+also meet on their community's popular posts and tags (camouflage, or the same
+timeline): a few members each, among a hundred or more outsiders. A
+149-account operator in cascade/crowded seed 0 pushed 14 posts, links and tags
+of which members were 99% of the actors (75% on its tags), but its members
+also met on 700 other posts, 5% of each one's audience: three quarters of
+its (member, object) incidences, so its share was 0.27 and it was not flagged
+(0.95 over its main objects). What most of a cluster does together is what it
+stands for; an organic crowd's main objects are its viral posts and shared
+tags, which outsiders act on as much as it does.
 """
 
 from __future__ import annotations
@@ -28,6 +41,9 @@ POST_REACTIONS = ("share", "reply", "quote", "like")
 
 ACTORS: dict[str, pl.DataType] = {"object": pl.String(), "account_id": pl.String(), "signal": pl.String()}
 COACTED: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "signal": pl.String(), "object": pl.String()}
+EXCLUSIVITY: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "exclusivity": pl.Float64(), "broad_exclusivity": pl.Float64()}
+# A cluster's main objects: members acted on each at least this share of the members on its most-acted object.
+MAIN_SHARE = 0.5
 
 
 def post_audience(events: pl.DataFrame, objects: pl.DataFrame) -> pl.DataFrame:
@@ -70,8 +86,10 @@ def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.Dat
 
 def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
     """Per cluster: the share of the actors (a post's: ``audience_actors``) of its co-acted objects (``coacted_objects``) who
-    are members, averaged over the objects weighted by the members acting on each."""
-    schema = {"cluster_id": pl.Int64(), "exclusivity": pl.Float64()}
+    are members, averaged over the objects weighted by the members acting on each: over its main objects (those at
+    least ``MAIN_SHARE`` times as many members acted on as on its most-acted one), ``exclusivity``, and over all of
+    them, ``broad_exclusivity`` (what every member's co-action says; ``detector.pipeline.farm_carve`` reads it)."""
+    schema = EXCLUSIVITY
     frames = [frame for frame in actors if frame.height]
     if cluster_objects.is_empty() or not frames:
         return pl.DataFrame(schema=schema)
@@ -86,11 +104,17 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
         cluster_objects.join(acting, on=["cluster_id", "signal", "object"], how="left")
         .join(audience, on=["signal", "object"], how="left")
         .with_columns(pl.col("members").fill_null(0))
+        .with_columns(
+            main=pl.col("members") >= MAIN_SHARE * pl.col("members").max().over("cluster_id"),
+            weighted=(pl.col("members") / pl.col("actors")).clip(0.0, 1.0) * pl.col("members"),
+        )
     )
     return (
         per_object.group_by("cluster_id")
-        .agg(((pl.col("members") / pl.col("actors")).clip(0.0, 1.0) * pl.col("members")).sum() / pl.col("members").sum())
-        .rename({"members": "exclusivity"})
-        .with_columns(pl.col("exclusivity").fill_nan(0.0))
+        .agg(
+            (pl.col("weighted").filter("main").sum() / pl.col("members").filter("main").sum()).alias("exclusivity"),
+            (pl.col("weighted").sum() / pl.col("members").sum()).alias("broad_exclusivity"),
+        )
+        .with_columns(pl.col("exclusivity", "broad_exclusivity").fill_nan(0.0))
         .cast(schema)
     )

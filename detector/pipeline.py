@@ -45,7 +45,7 @@ from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.exclusivity import POST_REACTIONS, audience_actors, cluster_exclusivity, coacted_objects
-from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, noisy_or, cluster_facts, farm_strand, score_clusters
+from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, cluster_facts, farm_strand, noisy_or, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.cohorts import template_burst_pairs
@@ -702,6 +702,8 @@ def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
 
 
 GROUP_STRANDS = ("farm", "infrastructure", "identity")
+# The strands ``cluster_facts`` scales by the cluster's exclusivity.
+EXCLUSIVE_STRANDS = ("coaction", "agreement", "copy")
 
 
 def farm_carve(
@@ -726,17 +728,26 @@ def farm_carve(
     of a sign-up batch by the whole batch's objects flagged them (cascade/crowded
     seed 2); counting the group's shares of tied members as the cluster's own
     evidence left 25 accounts of one operator carrying 18 organic ones they
-    co-share popular posts with (cascade/plain seed 5). A cluster flagged on the
-    rest of its evidence stands on it, and splitting it would only cut an
-    operator in two (``both_flagged_rejoined`` puts back a split whose halves
-    are both flagged). New ids follow the largest one in use, in the order of
-    each group's cluster and smallest account.
+    co-share popular posts with (cascade/plain seed 5).
+
+    The co-action strands are read here with the cluster's ``broad_exclusivity``,
+    over all its co-acted objects, where the score reads its main objects
+    (``detector.exclusivity``): the question is whether every member's co-action
+    holds the cluster up, and organic accounts filed with a farm act on objects of
+    their own (15 accounts of one operator behind shared addresses carried 14
+    accounts that co-share viral posts with them, many_small seed 0, when this
+    read the main objects). A cluster flagged on the rest of its evidence stands
+    on it, and splitting it would only cut an operator in two
+    (``both_flagged_rejoined`` puts back a split whose halves are both flagged).
+    New ids follow the largest one in use, in the order of each group's cluster
+    and smallest account.
     """
     if ties is None or farm.is_empty():
         return labels
     # The strands that speak about the tied group, not the accounts around it: its farm, and the shares of
-    # members on shared devices or addresses or one sign-up template.
-    without_group = noisy_or({name: pl.col(name) for name in STRANDS if name not in GROUP_STRANDS})
+    # members on shared devices or addresses or one sign-up template. The others, over all co-acted objects.
+    broad = pl.when(pl.col("exclusivity") > 0).then(pl.col("broad_exclusivity") / pl.col("exclusivity")).otherwise(0.0)
+    without_group = noisy_or({name: pl.col(name) * (broad if name in EXCLUSIVE_STRANDS else 1.0) for name in STRANDS if name not in GROUP_STRANDS})
     leaning = scored.filter(without_group < threshold).select("cluster_id", "n_accounts")
     farm = farm.join(leaning, on="cluster_id")
     strand = farm_strand(farm["infra_group"].to_numpy(), farm["own_objects"].to_numpy(), farm["expected_own"].to_numpy())

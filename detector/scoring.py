@@ -98,6 +98,8 @@ CLUSTER_FACTS: dict[str, pl.DataType] = {
     "tie": pl.Float64(),
     "rarity": pl.Float64(),
     "exclusivity": pl.Float64(),
+    # The share over all the co-acted objects, not only the main ones (``detector.exclusivity``).
+    "broad_exclusivity": pl.Float64(),
     "infra_group": pl.Int64(),
     "own_objects": pl.Int64(),
     "expected_own": pl.Float64(),
@@ -158,6 +160,7 @@ def cluster_facts(
             pl.col("own_objects").fill_null(0),
             pl.col("expected_own").fill_null(0.0),
             pl.col("exclusivity").fill_null(0.0),
+            pl.col("broad_exclusivity").fill_null(0.0),
             pl.col("linked_pairs").fill_null(0),
             pl.col("mean_strength").fill_null(0.0),
             pl.col("rarity").fill_null(0.0),

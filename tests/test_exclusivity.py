@@ -58,6 +58,34 @@ def test_likers_of_a_post_the_public_shares_own_little_of_it():
     assert among_the_audience == pytest.approx(4 / 16)
 
 
+def _actors(objects: dict[str, list[str]], signal: str = "share") -> pl.DataFrame:
+    return pl.DataFrame(
+        [(obj, account, signal) for obj, accounts in objects.items() for account in accounts], schema=ACTORS, orient="row"
+    )
+
+
+def test_a_cluster_is_judged_by_the_objects_most_of_it_acts_on():
+    members = [f"m{i}" for i in range(10)]
+    labels = pl.DataFrame({"account_id": members, "cluster_id": [0] * 10})
+    # Three campaign posts that 8 of the 10 push, with one outsider each; and 25 popular posts on which two
+    # members each met (the community's timeline), among a hundred outsiders apiece.
+    objects = {f"campaign{k}": members[k : k + 8] + [f"fan{k}"] for k in range(3)}
+    objects |= {f"popular{k}": [members[k % 10], members[(k + 3) % 10]] + [f"x{k}_{j}" for j in range(100)] for k in range(25)}
+    coacted = pl.DataFrame({"cluster_id": [0] * len(objects), "signal": ["share"] * len(objects), "object": list(objects)})
+    share = cluster_exclusivity(labels, coacted, [_actors(objects)])["exclusivity"].item()
+    # Over every object the 50 incidences on popular posts held it near 0.3; over its main objects it is 8 of 9.
+    assert share == pytest.approx(8 / 9)
+
+
+def test_a_crowd_whose_main_objects_are_popular_owns_little_of_them():
+    crowd = [f"c{i}" for i in range(10)]
+    labels = pl.DataFrame({"account_id": crowd, "cluster_id": [0] * 10})
+    objects = {f"viral{k}": crowd[k : k + 8] + [f"x{k}_{j}" for j in range(292)] for k in range(3)}
+    objects |= {f"small{k}": [crowd[k % 10], crowd[(k + 1) % 10], "y"] for k in range(6)}
+    coacted = pl.DataFrame({"cluster_id": [0] * len(objects), "signal": ["share"] * len(objects), "object": list(objects)})
+    assert cluster_exclusivity(labels, coacted, [_actors(objects)])["exclusivity"].item() == pytest.approx(8 / 300)
+
+
 def _fast_likers_and_a_ring(seed: int) -> pl.DataFrame:
     """120 organic accounts; 24 popular posts the public shares over days and four accounts like within two minutes;
     and a ring of five that shares and likes its own seeds within minutes."""

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from detector.config import Config
+from detector.exclusivity import EXCLUSIVITY
 from detector.pipeline import detect
 from detector.scoring import cluster_facts, score_clusters
 from features.groups import own_objects_beyond_chance
@@ -122,7 +123,7 @@ def _farm_only_score(infra_group: int, own: int, expected: float) -> float:
     empty_coaction = pl.DataFrame(schema={"source": pl.String, "target": pl.String, "rarity": pl.Float64, "coaction_strength": pl.Float64, "tie": pl.Float64})
     flags = labels.select("account_id", identity=pl.lit(0.0), infrastructure=pl.lit(1.0), copy=pl.lit(0.0))
     farm = pl.DataFrame({"cluster_id": [0], "infra_group": [infra_group], "own_objects": [own], "expected_own": [expected], "reading": ["inside"]})
-    facts = cluster_facts(labels, empty_pairs, empty_coaction, flags, pl.DataFrame(schema={"cluster_id": pl.Int64, "exclusivity": pl.Float64}), farm)
+    facts = cluster_facts(labels, empty_pairs, empty_coaction, flags, pl.DataFrame(schema=EXCLUSIVITY), farm)
     return score_clusters(facts, threshold=0.5)["score"].item()
 
 
@@ -257,9 +258,10 @@ def _farm_among_organic():
     return labels, identity, incidences
 
 
-def _scored(coaction: float, infrastructure: float = 0.0) -> pl.DataFrame:
+def _scored(coaction: float, infrastructure: float = 0.0, broad_exclusivity: float = 0.8) -> pl.DataFrame:
     strands = {"coaction": coaction, "agreement": 0.0, "identity": 25 / 60, "infrastructure": infrastructure, "copy": 0.0, "farm": 0.99}
-    return pl.DataFrame({"cluster_id": [0], "n_accounts": [60], **{name: [value] for name, value in strands.items()}})
+    shares = {"exclusivity": 0.8, "broad_exclusivity": broad_exclusivity}
+    return pl.DataFrame({"cluster_id": [0], "n_accounts": [60], **{name: [value] for name, value in (strands | shares).items()}})
 
 
 def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_it():
@@ -284,6 +286,18 @@ def test_the_shares_of_members_the_group_ties_are_not_evidence_about_the_rest():
     scored = _scored(coaction=0.4, infrastructure=25 / 60)
     carved = dict(farm_carve(labels, scored, farm, identity, threshold=0.5).iter_rows())
     assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
+
+
+def test_co_action_on_the_main_objects_alone_does_not_keep_a_farm_from_being_carved():
+    from detector.pipeline import farm_carve
+
+    labels, identity, incidences = _farm_among_organic()
+    farm = _farm_facts(labels, None, incidences, identity)
+    # Co-action 0.7 over the objects most members act on (the farm's), but over everything the 60 co-acted on,
+    # where the 35 organic accounts' own objects count, its share is a quarter as high: the farm is split off.
+    carved = dict(farm_carve(labels, _scored(coaction=0.7, broad_exclusivity=0.2), farm, identity, threshold=0.5).iter_rows())
+    assert {carved[f"f{i:02d}"] for i in range(25)} == {1} and {carved[f"o{i:03d}"] for i in range(35)} == {0}
+    assert farm_carve(labels, _scored(coaction=0.7), farm, identity, threshold=0.5).equals(labels)
 
 
 def test_a_split_whose_halves_are_both_flagged_is_put_back():
@@ -359,7 +373,7 @@ def test_a_batch_part_filed_with_organic_accounts_is_split_off_them_when_the_who
     assert farm.filter(pl.col("cluster_id") == 1).row(0, named=True)["reading"] == "batch"
     scored = pl.DataFrame(
         {"cluster_id": [0, 1], "n_accounts": [27, 23], "coaction": [0.1, 0.05], "agreement": [0.0, 0.0], "identity": [1.0, 13 / 23],
-         "infrastructure": [0.0, 0.0], "copy": [0.0, 0.0], "farm": [0.99, 0.99]}
+         "infrastructure": [0.0, 0.0], "copy": [0.0, 0.0], "farm": [0.99, 0.99], "exclusivity": [0.5, 0.5], "broad_exclusivity": [0.5, 0.5]}
     )
     carved = dict(farm_carve(labels, scored, farm, identity, threshold=0.5, wholes=whole_groups(None, identity)).iter_rows())
     assert {carved[f"s{i:03d}"] for i in range(27, 40)} == {2} and {carved[f"o{i:03d}"] for i in range(10)} == {1}
