@@ -45,7 +45,7 @@ from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.exclusivity import POST_REACTIONS, audience_actors, cluster_exclusivity, coacted_objects
-from detector.scoring import FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, cluster_facts, farm_strand, noisy_or, score_clusters
+from detector.scoring import EXCLUSIVE_STRANDS, FARM_FACTS, HOUSEHOLD, NOT_COACTION, SCORE_CAPS, STRANDS, cluster_facts, farm_strand, noisy_or, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.cohorts import template_burst_pairs
@@ -702,8 +702,6 @@ def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
 
 
 GROUP_STRANDS = ("farm", "infrastructure", "identity")
-# The strands ``cluster_facts`` scales by the cluster's exclusivity.
-EXCLUSIVE_STRANDS = ("coaction", "agreement", "copy")
 
 
 def farm_carve(

@@ -86,6 +86,8 @@ FARM_FACTS: dict[str, pl.DataType] = {
     # one sign-up batch (``batch``) that holds at least half of the members (``detector.pipeline.farm_facts``).
     "reading": pl.String(),
 }
+# The strands ``cluster_facts`` multiplies by the cluster's exclusivity (``farm_carve`` rescales them to its broad share).
+EXCLUSIVE_STRANDS = ("coaction", "agreement", "copy")
 # Pair evidence that is not co-action on shared objects: agreement counts only co-action signals.
 NOT_COACTION = ["device", "identity", "ip"]
 CLUSTER_FACTS: dict[str, pl.DataType] = {
