@@ -16,6 +16,7 @@ _SIGNAL_NOUN = {
     "reply": "posts co-replied to",
     "quote": "posts co-quoted",
     "url": "URLs co-posted",
+    "domain": "site-days co-linked (links to one site on one day)",
     "hashtag": "hashtags co-used",
     "copy": "texts copied (with small edits or none)",
     "like": "posts co-liked",

@@ -27,6 +27,12 @@ its (member, object) incidences, so its share was 0.27 and it was not flagged
 (0.95 over its main objects). What most of a cluster does together is what it
 stands for; an organic crowd's main objects are its viral posts and shared
 tags, which outsiders act on as much as it does.
+
+A ``domain`` object is a site on one day (``features.coaction``); its share is
+read over the site's whole life, everyone who ever linked it, as a tag's is.
+On a quiet day a local site's regular readers can be all of that day's actors
+but are a small part of its readers; an operator's own site is linked by its
+members and hardly anyone else.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import polars as pl
 
 from detector.cluster import pairs_inside
+from features.coaction import site_of
 
 # Actions whose target is a post: together, everyone reacting to one post is its audience. ``follow`` targets
 # an account and other actions name things of their own, so their objects keep their own signal's actors.
@@ -93,7 +100,8 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
     frames = [frame for frame in actors if frame.height]
     if cluster_objects.is_empty() or not frames:
         return pl.DataFrame(schema=schema)
-    everyone = pl.concat(frames)
+    everyone = _by_site(pl.concat(frames))
+    cluster_objects = _by_site(cluster_objects)
     audience = everyone.group_by("signal", "object").agg(pl.len().alias("actors"))
     acting = (
         everyone.join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
@@ -118,3 +126,12 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
         .with_columns(pl.col("exclusivity", "broad_exclusivity").fill_nan(0.0))
         .cast(schema)
     )
+
+
+def _by_site(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (``signal, object`` and more) with each ``domain`` object read as its site over the whole period, deduplicated."""
+    by_day = pl.col("signal") == "domain"
+    if not frame.select(by_day.any()).item():
+        return frame
+    sites = frame.filter(by_day).with_columns(site_of(pl.col("object")).alias("object")).unique(maintain_order=True)
+    return pl.concat([frame.filter(~by_day), sites])

@@ -3,11 +3,13 @@
 Stages (each timed into ``Detection.timings``):
 
 1. ``coaction``: for every signal the events carry (share, reply, quote, url,
-   hashtag, like, follow, other actions, and ``copy``: texts folded into their
-   near-duplicate families by MinHash LSH, so copy-paste with small edits is one
-   object), the co-action network within ``detector.window_s`` with its
+   domain, hashtag, like, follow, other actions, and ``copy``: texts folded into
+   their near-duplicate families by MinHash LSH, so copy-paste with small edits
+   is one object), the co-action network within ``detector.window_s`` with its
    per-object evidence, reduced to the pairs that are significant under the
-   popularity-controlled null model (``features.significance``).
+   popularity-controlled null model (``features.significance``). ``url`` and
+   ``domain`` are two readings of the same links, so a pair keeps only its
+   stronger one (``one_reading_per_pair``).
 2. ``infrastructure``: account pairs sharing a device or an address that at
    most ``detector.max_accounts_per_address`` accounts use.
 3. ``identity``: account pairs with the same handle template (stem plus at
@@ -168,6 +170,8 @@ def detect(
 
 
 COPY_SIGNAL = "copy"
+# Signals that read the same acts (links by article and by site): a pair keeps only its strongest reading.
+LINK_READINGS = ("url", "domain")
 
 
 def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence) -> None:
@@ -178,6 +182,8 @@ def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence
     for number, signal in enumerate(signals, 1):
         evidence.report(f"co-action: {signal} ({number}/{total})")
         _add_signal(events, signal, config, evidence)
+    evidence.coaction = one_reading_per_pair(evidence.coaction, LINK_READINGS, by="evidence")
+    evidence.pairs = one_reading_per_pair(evidence.pairs, LINK_READINGS, by="strength")
     # Each post's audience, read once for the posts behind every post-reaction signal's links.
     posts = [frame.select("signal", "object").unique() for frame in evidence.objects if frame.height and frame["signal"][0] in POST_REACTIONS]
     if posts:
@@ -247,6 +253,23 @@ def _add_found(events: pl.DataFrame, signal: str, config: Config, evidence: _Evi
     # Held until the score stage (farm facts, group test) with categorical accounts and signals: four bytes an account, not sixteen.
     evidence.incidences.append(acts.with_columns(pl.col("account_id").cast(pl.Categorical), pl.col("signal").cast(pl.Categorical)))
     evidence.pairs.append(significant.select("source", "target", "signal", saturated(pl.col("evidence"), config.detector.coaction_strength_cap).alias("strength")))
+
+
+def one_reading_per_pair(frames: list[pl.DataFrame], readings: tuple[str, ...], *, by: str) -> list[pl.DataFrame]:
+    """``frames`` (one signal each) with the frames of ``readings`` merged so that each pair keeps only its row with the largest ``by``.
+
+    ``url`` and ``domain`` read the same links, by article and by site: two
+    accounts that post one URL within the window co-act on its site too. Kept
+    as two signals, one act would count twice, in the fused strength and as two
+    agreeing signals, and any pair that co-posts links would look like one
+    linked several ways. The row kept names the reading that linked the pair.
+    """
+    chosen = [frame for frame in frames if frame.height and frame["signal"][0] in readings]
+    if len(chosen) < 2:
+        return frames
+    merged = pl.concat(chosen).sort([by, "signal", "source", "target"], descending=[True, False, False, False])
+    merged = merged.unique(["source", "target"], keep="first", maintain_order=True).sort("source", "target")
+    return [frame for frame in frames if not (frame.height and frame["signal"][0] in readings)] + [merged]
 
 
 def saturated(evidence: pl.Expr, cap: float) -> pl.Expr:

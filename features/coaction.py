@@ -29,9 +29,19 @@ pairs are counted exactly before any is built, and when they exceed
 partials (per pair and object the closest gap; per pair the distinct partnered
 events) before the next range is paired.
 
-Content signals (``url``, ``hashtag``, ``text``) leave out shares: a share copies
-its original's content, and the ``share`` signal already covers it (the toolkit
-does the same for links and texts).
+Content signals (``url``, ``domain``, ``hashtag``, ``text``) leave out shares: a
+share copies its original's content, and the ``share`` signal already covers it
+(the toolkit does the same for links and texts).
+
+``domain`` reads the links by site: its object is the host of the normalised URL
+on one UTC day (``site.com@19000``, the day counted from 1970). Two accounts
+co-act on it when they link the same site within the window, whatever the
+article. An operator pushing its own sites posts a new article each wave, and
+its members, each joining a few waves, rarely post the same URL: by site they
+meet on every wave they share. Each day is its own object, so a pair that keeps
+doing so on several days has several co-acted objects, and a popular site on a
+given day has many actors and is discounted like any popular object
+(``site_of`` gives back the site).
 """
 
 from __future__ import annotations
@@ -47,12 +57,17 @@ from detector.schema import NETWORK, empty_frame
 from features.normalize import DEFAULT_TRACKING_PARAMS, normalize_hashtag, normalize_text, normalize_url
 
 TARGET_SIGNALS = ("share", "reply", "quote")
-CONTENT_SIGNALS = ("url", "hashtag", "text")
+CONTENT_SIGNALS = ("url", "domain", "hashtag", "text")
 BUILTIN_SIGNALS = TARGET_SIGNALS + CONTENT_SIGNALS
 # Actions whose target is not an object of their own signal.
 _NOT_OWN_SIGNAL = ("post",)
 
 _US_PER_S = 1_000_000
+_US_PER_DAY = 86_400 * _US_PER_S
+# A ``domain`` object is the site, this mark, and the day: ``site.com@19000``.
+_DAY_MARK = "@"
+# The host of a normalised URL (scheme optional; user info, port and path left out).
+_SITE = r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^/?#@]*@)?([^/?#:]+)"
 _PAIR_SHIFT = 1 << 32  # account codes fit in 32 bits (polars' row index does)
 
 log = logging.getLogger(__name__)
@@ -116,9 +131,9 @@ def signal_names(events: pl.DataFrame) -> list[str]:
     for name in TARGET_SIGNALS:
         if ((events["action"] == name) & has_target).any():
             present.append(name)
-    for column, name in (("urls", "url"), ("hashtags", "hashtag")):
+    for column, names in (("urls", ("url", "domain")), ("hashtags", ("hashtag",))):
         if column in has and (not_share & (events[column].list.len() > 0)).any():
-            present.append(name)
+            present.extend(names)
     if "text" in has and (not_share & events["text"].is_not_null()).any():
         present.append("text")
     others = (
@@ -134,7 +149,12 @@ def signal_names(events: pl.DataFrame) -> list[str]:
 def signal_columns(signal: str) -> tuple[str, ...]:
     """The canonical event columns ``coaction_network`` reads for ``signal`` (a reader may load only these)."""
     base = ("account_id", "timestamp", "action")
-    return base + ({"url": ("urls",), "hashtag": ("hashtags",), "text": ("text",)}.get(signal) or ("target",))
+    return base + ({"url": ("urls",), "domain": ("urls",), "hashtag": ("hashtags",), "text": ("text",)}.get(signal) or ("target",))
+
+
+def site_of(domain_object: pl.Expr) -> pl.Expr:
+    """The site of a ``domain`` object: ``site.com@19000`` -> ``site.com``."""
+    return domain_object.str.replace(f"{_DAY_MARK}-?[0-9]+$", "")
 
 
 def signal_events(
@@ -153,6 +173,10 @@ def signal_events(
         exploded = frame.filter(pl.col("action") != "share").explode("urls").filter(pl.col("urls").is_not_null())
         url = pl.col("urls")
         obj = normalize_url(url, tracking_params=tracking_params) if normalize_urls else url
+    elif signal == "domain":
+        exploded = frame.filter(pl.col("action") != "share").explode("urls").filter(pl.col("urls").is_not_null())
+        site = normalize_url(pl.col("urls"), tracking_params=tracking_params).str.extract(_SITE)
+        obj = site + pl.lit(_DAY_MARK) + (pl.col("ts") // _US_PER_DAY).cast(pl.String)
     elif signal == "hashtag":
         exploded = frame.filter(pl.col("action") != "share").explode("hashtags")
         obj = normalize_hashtag(pl.col("hashtags"))
@@ -166,7 +190,7 @@ def signal_events(
         pl.col("object").is_not_null() & (pl.col("object") != "")
     )
     # Only list signals can give one event the same object twice; elsewhere the dedup is a costly no-op.
-    if signal in ("url", "hashtag"):
+    if signal in ("url", "domain", "hashtag"):
         rows = rows.unique(["event", "object"], keep="first", maintain_order=True)
     return rows
 

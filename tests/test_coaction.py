@@ -109,6 +109,34 @@ def test_url_signal_normalises_unless_switched_off_and_skips_shares():
     assert as_dict(coaction_network(rows, signal="url", window_s=60, normalize_urls=False)) == {}
 
 
+def test_domain_signal_links_different_articles_of_one_site_once_a_day():
+    day = 86_400
+    rows = events(
+        [
+            # Day 0: two articles of one site, 50 s apart (host case, www. and tracking parameters do not matter).
+            ("a", 0, "post", None, {"urls": ["https://www.Site.com/news/one?utm_source=x"]}),
+            ("b", 50, "reply", "R", {"urls": ["http://site.com/news/two"]}),
+            ("a", 55, "post", None, {"urls": ["https://site.com/news/three"]}),  # the same site-day again: still one object
+            ("c", 10, "post", None, {"urls": ["https://other.org/news/one"]}),  # another site
+            ("d", 20, "share", "S", {"urls": ["https://site.com/news/one"]}),  # a share copies its original's link
+            # Day 1: the pair meets on the site again, a second object.
+            ("a", day + 100, "post", None, {"urls": ["https://site.com/news/four"]}),
+            ("b", day + 130, "post", None, {"urls": ["https://site.com/news/five"]}),
+        ]
+    )
+    by_site = coaction_network(rows, signal="domain", window_s=60, keep_objects=True)
+    assert set(as_dict(by_site)) == {("a", "b")}
+    assert as_dict(by_site)[("a", "b")][0] == 2
+    day0 = T0.timestamp() // day
+    assert sorted(by_site.pair_objects["object"].to_list()) == [f"site.com@{day0:.0f}", f"site.com@{day0 + 1:.0f}"]
+    assert as_dict(coaction_network(rows, signal="url", window_s=60)) == {}  # no article was posted twice
+
+
+def test_site_of_drops_the_day():
+    frame = pl.DataFrame({"object": ["site.com@18628", "a.b.org@-3", "plain.net"]})
+    assert frame.select(coaction.site_of(pl.col("object")))["object"].to_list() == ["site.com", "a.b.org", "plain.net"]
+
+
 def test_one_event_with_two_matching_urls_counts_once():
     rows = events([("a", 0, "post", None, {"urls": ["u1", "u2"]}), ("b", 1, "post", None, {"urls": ["u1", "u2", "u1"]})])
     assert as_dict(coaction_network(rows, signal="url", window_s=60, normalize_urls=False)) == {("a", "b"): (2, 1, 1, 1.0)}
@@ -196,7 +224,7 @@ SIGNAL_ROWS = events(
 )
 
 
-@pytest.mark.parametrize("signal", ["share", "reply", "url", "hashtag", "text", "like"])
+@pytest.mark.parametrize("signal", ["share", "reply", "url", "domain", "hashtag", "text", "like"])
 def test_signal_columns_are_all_the_engine_reads(signal):
     """A frame holding only signal_columns(signal) (what `coordetect network` loads) gives the same network."""
     narrow = SIGNAL_ROWS.select(signal_columns(signal))
@@ -204,5 +232,5 @@ def test_signal_columns_are_all_the_engine_reads(signal):
 
 
 def test_signal_names_treats_missing_columns_as_empty():
-    assert signal_names(SIGNAL_ROWS) == ["share", "reply", "url", "hashtag", "text", "like"]
+    assert signal_names(SIGNAL_ROWS) == ["share", "reply", "url", "domain", "hashtag", "text", "like"]
     assert signal_names(SIGNAL_ROWS.select(signal_columns("share"))) == ["share", "reply", "like"]

@@ -235,3 +235,21 @@ def test_a_member_dropped_by_the_member_check_is_told_why():
     text = dict(zip(out["account_id"].to_list(), out["evidence"].to_list()))
     assert text["a"] == "not flagged: linked into a flagged group but acted on 1 of its own objects where its members' rate predicts 12.3"
     assert text["b"].startswith("not flagged: linked to 1 account(s)")
+
+
+def test_a_link_co_posted_counts_once_not_as_two_agreeing_signals():
+    """``url`` and ``domain`` read the same links: a pair keeps its stronger reading, so one act is not two signals."""
+    from detector.cluster import PAIR_EVIDENCE, fuse
+    from detector.pipeline import LINK_READINGS, one_reading_per_pair
+
+    def frame(rows):
+        return pl.DataFrame(rows, schema=PAIR_EVIDENCE, orient="row")
+
+    shares = frame([("a", "b", "share", 0.8)])
+    urls = frame([("a", "b", "url", 1.5), ("a", "c", "url", 0.5)])
+    sites = frame([("a", "b", "domain", 1.0), ("b", "c", "domain", 0.7), ("a", "c", "domain", 0.9)])
+    merged = one_reading_per_pair([shares, urls, sites], LINK_READINGS, by="strength")
+    fused = {(r["source"], r["target"]): (r["strength"], r["signals"]) for r in fuse(merged, min_strength=0.0).iter_rows(named=True)}
+    assert fused == {("a", "b"): (pytest.approx(2.3), ["share", "url"]), ("a", "c"): (pytest.approx(0.9), ["domain"]), ("b", "c"): (pytest.approx(0.7), ["domain"])}
+    alone = one_reading_per_pair([shares, urls], LINK_READINGS, by="strength")  # one reading alone: untouched
+    assert [f.rows() for f in alone] == [shares.rows(), urls.rows()]

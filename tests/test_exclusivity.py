@@ -135,3 +135,15 @@ def test_fast_likers_of_popular_posts_are_not_flagged_but_a_ring_is(seed):
     # The likers are still linked to each other: the pair test sees them; only the score tells them apart.
     likers = out.edges.filter((pl.col("signal") == "like") & pl.col("source").str.starts_with("fast_") & pl.col("target").str.starts_with("fast_"))
     assert likers.height >= 3
+
+
+def test_a_site_is_judged_over_its_whole_life_not_one_day():
+    """A ``domain`` object is a site on one day; its share counts everyone who ever linked the site."""
+    labels = pl.DataFrame({"account_id": ["m1", "m2", "m3"], "cluster_id": [0, 0, 0]})
+    coacted = pl.DataFrame({"cluster_id": [0, 0], "signal": ["domain", "domain"], "object": ["blog.net@100", "blog.net@101"]})
+    members = [(f"blog.net@{day}", m, "domain") for day in (100, 101) for m in ("m1", "m2", "m3")]
+    readers = [(f"blog.net@{90 + i}", f"r{i}", "domain") for i in range(9)]  # the site's readers, on other days
+    local = pl.DataFrame(members + readers, schema=ACTORS, orient="row")
+    own = pl.DataFrame(members + [("ownsite.io@105", "x", "domain")], schema=ACTORS, orient="row")
+    assert cluster_exclusivity(labels, coacted, [local])["exclusivity"].item() == pytest.approx(3 / 12)
+    assert cluster_exclusivity(labels, coacted, [own])["exclusivity"].item() == 1.0

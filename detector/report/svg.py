@@ -18,6 +18,7 @@ SIGNAL_COLOURS = {
     "reply": "#9467bd",
     "quote": "#8c564b",
     "url": "#1f77b4",
+    "domain": "#aec7e8",
     "hashtag": "#2ca02c",
     "copy": "#ff7f0e",
     "identity": "#17becf",
