@@ -100,7 +100,7 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
     frames = [frame for frame in actors if frame.height]
     if cluster_objects.is_empty() or not frames:
         return pl.DataFrame(schema=schema)
-    everyone = _by_site(pl.concat(frames))
+    everyone = pl.concat([_by_site(frame) for frame in frames])  # frame by frame: only the domain signal's needs it
     cluster_objects = _by_site(cluster_objects)
     audience = everyone.group_by("signal", "object").agg(pl.len().alias("actors"))
     acting = (
