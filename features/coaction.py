@@ -33,10 +33,10 @@ Content signals (``url``, ``domain``, ``hashtag``, ``text``) leave out shares: a
 share copies its original's content, and the ``share`` signal already covers it
 (the toolkit does the same for links and texts).
 
-``domain`` reads the links by site: its object is the host of the normalised URL
-on one UTC day (``site.com@19000``, the day counted from 1970). Two accounts
-co-act on it when they link the same site within the window, whatever the
-article. An operator pushing its own sites posts a new article each wave, and
+``domain`` reads the links by site: its object is the URL's host (``url_host``:
+lower-cased, without ``www.``, user info or port) on one UTC day
+(``site.com@19000``, the day counted from 1970). Two accounts co-act on it when
+they link the same site within the window, whatever the article. An operator pushing its own sites posts a new article each wave, and
 its members, each joining a few waves, rarely post the same URL: by site they
 meet on every wave they share. Each day is its own object, so a pair that keeps
 doing so on several days has several co-acted objects, and a popular site on a
@@ -54,7 +54,7 @@ import polars as pl
 
 from detector.errors import InputError
 from detector.schema import NETWORK, empty_frame
-from features.normalize import DEFAULT_TRACKING_PARAMS, normalize_hashtag, normalize_text, normalize_url
+from features.normalize import DEFAULT_TRACKING_PARAMS, normalize_hashtag, normalize_text, normalize_url, url_host
 
 TARGET_SIGNALS = ("share", "reply", "quote")
 CONTENT_SIGNALS = ("url", "domain", "hashtag", "text")
@@ -66,8 +66,6 @@ _US_PER_S = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_S
 # A ``domain`` object is the site, this mark, and the day: ``site.com@19000``.
 _DAY_MARK = "@"
-# The host of a normalised URL (scheme optional; user info, port and path left out).
-_SITE = r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^/?#@]*@)?([^/?#:]+)"
 _PAIR_SHIFT = 1 << 32  # account codes fit in 32 bits (polars' row index does)
 
 log = logging.getLogger(__name__)
@@ -169,14 +167,13 @@ def signal_events(
     frame = events.lazy().with_row_index("event").select(
         "event", *signal_columns(signal)[:1], *signal_columns(signal)[2:], pl.col("timestamp").dt.epoch("us").alias("ts")
     )
-    if signal == "url":
+    if signal in ("url", "domain"):
         exploded = frame.filter(pl.col("action") != "share").explode("urls").filter(pl.col("urls").is_not_null())
         url = pl.col("urls")
-        obj = normalize_url(url, tracking_params=tracking_params) if normalize_urls else url
-    elif signal == "domain":
-        exploded = frame.filter(pl.col("action") != "share").explode("urls").filter(pl.col("urls").is_not_null())
-        site = normalize_url(pl.col("urls"), tracking_params=tracking_params).str.extract(_SITE)
-        obj = site + pl.lit(_DAY_MARK) + (pl.col("ts") // _US_PER_DAY).cast(pl.String)
+        if signal == "domain":
+            obj = url_host(url) + pl.lit(_DAY_MARK) + (pl.col("ts") // _US_PER_DAY).cast(pl.String)
+        else:
+            obj = normalize_url(url, tracking_params=tracking_params) if normalize_urls else url
     elif signal == "hashtag":
         exploded = frame.filter(pl.col("action") != "share").explode("hashtags")
         obj = normalize_hashtag(pl.col("hashtags"))

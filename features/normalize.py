@@ -37,6 +37,17 @@ def _tracking_regex(tracking_params: tuple[str, ...]) -> str:
     return r"^(?i:" + "|".join(keys) + r")(?:=.*)?$" if keys else r"^\b$"
 
 
+def url_host(url: pl.Expr) -> pl.Expr:
+    """The site a URL points at: its host lower-cased, without user info, port or ``www.``; null when it has none.
+
+    >>> pl.select(url_host(pl.lit("HTTPS://user@WWW.Example.COM:8080/a?x=1"))).item()
+    'example.com'
+    """
+    host = url.str.strip_chars().str.extract_groups(_URL_PARTS).struct.field("2")
+    host = host.str.replace(r"^[^@]*@", "").str.replace(r":[0-9]*$", "").str.to_lowercase().str.replace(r"^www\.", "")
+    return pl.when(host != "").then(host)
+
+
 def normalize_url(url: pl.Expr, *, tracking_params: tuple[str, ...] = DEFAULT_TRACKING_PARAMS) -> pl.Expr:
     """Scheme and host lower-cased, ``www.``, trailing slash and tracking parameters removed.
 
