@@ -24,8 +24,9 @@ Stages (each timed into ``Detection.timings``):
    objects against chance, come from ``farm_facts``; a farm that carries a
    cluster's flag is split off the accounts around it, ``farm_carve``, and
    flagged parts of one farm are joined into one cluster with its rim,
-   ``farm_parts`` and ``farm_rim``, each followed by scoring again); then the
-   group test
+   ``farm_parts`` and ``farm_rim``, and a farm the clusters scatter, judged
+   alone, is gathered, ``scattered_farms``, each followed by scoring again);
+   then the group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -417,6 +418,11 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         joined = farm_rim(joined, fused, parts["farm_cluster"].unique(), share=config.cluster.trim_share)
         scored, farm, coacted = rejudge(labels, joined, (scored, farm, coacted))
         labels = joined
+    gathered = scattered_farms(labels, scored, wholes, evidence.incidences[0], config)
+    if not gathered.equals(labels):
+        evidence.report("score: gathering scattered farms")
+        scored, farm, coacted = rejudge(labels, gathered, (scored, farm, coacted))
+        labels = gathered
     compact_coacted = _compact_coacted(coacted, hashed)
     evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config, ties)
@@ -797,6 +803,88 @@ def farm_carve(
     )
     moved = carved.join(ids, on="cluster_id").select("account_id", "_carved")
     return labels.join(moved, on="account_id", how="left").select("account_id", pl.coalesce("_carved", "cluster_id").alias("cluster_id"))
+
+
+def scattered_farms(
+    labels: pl.DataFrame, scored: pl.DataFrame, wholes: dict[str, pl.DataFrame], incidences: pl.DataFrame, config: Config
+) -> pl.DataFrame:
+    """``labels`` with the unflagged accounts of each farm that the clusters scatter gathered in one cluster.
+
+    ``farm_facts`` reads a whole group (``wholes``: all accounts behind shared
+    devices or addresses, or of one sign-up batch) only for a cluster the group
+    holds half of. A farm whose members' everyday activity files each of them
+    with a different crowd is never read: in cascade/subtle seed 1 a 22-account
+    batch sat in 8 organic clusters and 14 noise, none of it flagged, owning 41
+    objects where chance gives 0.7. Here every whole group beyond a household's
+    size is judged alone, as ``farm_carve`` judges a group split off its cluster
+    (every member tied, with the group's ``farm`` strand); one that would be
+    flagged alone is a farm, and its members outside flagged clusters join the
+    flagged cluster holding most of its members, or, when none is, form a
+    cluster of their own (at least ``cluster.min_cluster_size`` of them). An
+    account in two such farms goes with the one judged stronger. Accounts in
+    flagged clusters stay where they are: they are flagged on their cluster's
+    evidence already, and moving them would only split what it found.
+    """
+    frames = [groups.select("account_id", "group", pl.lit(reading).alias("reading")) for reading, groups in wholes.items() if groups.height]
+    if not frames or incidences.is_empty():
+        return labels
+    groups = pl.concat(frames).filter(pl.len().over("reading", "group") > HOUSEHOLD)
+    if groups.is_empty():
+        return labels
+    keys = groups.select("reading", "group").unique().sort("reading", "group").with_row_index("key").with_columns(pl.col("key").cast(pl.Int64))
+    groups = groups.join(keys, on=["reading", "group"])
+    cfg = config.detector
+    own = own_objects_beyond_chance(
+        incidences, _categorical_ids(groups.select("account_id", pl.col("key").alias("cluster_id"))), max_object_accounts=cfg.max_object_accounts,
+        min_lift=cfg.min_lift, min_share=cfg.group_min_share,
+    ).rename({"cluster_id": "key"})
+    judged = groups.group_by("key").agg(pl.len().cast(pl.Int64).alias("size")).join(own, on="key", how="left").sort("key")
+    strand = farm_strand(judged["size"].to_numpy(), judged["own_objects"].fill_null(0).to_numpy(), judged["expected_own"].fill_null(0.0).to_numpy())
+    # The group alone: every member tied (the infrastructure strand, whose cap identity shares) and its farm strand.
+    alone = 1.0 - (1.0 - SCORE_CAPS["infrastructure"]) * (1.0 - SCORE_CAPS["farm"] * strand)
+    farms = judged.with_columns(pl.Series("alone", alone)).filter(pl.col("alone") >= config.score.threshold).select("key", "alone")
+    if farms.is_empty():
+        return labels
+    flagged = scored.filter("flagged")["cluster_id"].implode()
+    members = (
+        groups.join(farms, on="key")
+        .join(labels, on="account_id", how="left")
+        .with_columns(pl.col("cluster_id").fill_null(-1))
+        .with_columns(pl.col("cluster_id").is_in(flagged).alias("in_flagged"))
+    )
+    home = (
+        members.filter("in_flagged")
+        .group_by("key", "cluster_id")
+        .agg(pl.len().alias("held"))
+        .sort("key", "held", "cluster_id", descending=[False, True, False])
+        .group_by("key", maintain_order=True)
+        .first()
+        .select("key", pl.col("cluster_id").alias("home"))
+    )
+    strays = (
+        members.filter(~pl.col("in_flagged"))
+        .sort("account_id", "alone", "key", descending=[False, True, False])
+        .unique("account_id", keep="first", maintain_order=True)
+        .join(home, on="key", how="left")
+    )
+    alone_farms = strays.filter(pl.col("home").is_null()).group_by("key").agg(pl.len().alias("n"))
+    start = int(labels["cluster_id"].max()) + 1 if labels.height else 0
+    new_ids = (
+        alone_farms.filter(pl.col("n") >= config.cluster.min_cluster_size)
+        .sort("key")
+        .with_row_index("new")
+        .select("key", (pl.col("new").cast(pl.Int64) + start).alias("new"))
+    )
+    moved = strays.join(new_ids, on="key", how="left").select("account_id", pl.coalesce("home", "new").alias("_gathered")).drop_nulls()
+    if moved.is_empty():
+        return labels
+    return (
+        pl.concat([labels, moved.select("account_id", pl.lit(-1, dtype=pl.Int64).alias("cluster_id"))])
+        .unique("account_id", keep="first", maintain_order=True)
+        .join(moved, on="account_id", how="left")
+        .select("account_id", pl.coalesce("_gathered", "cluster_id").alias("cluster_id"))
+        .sort("account_id")
+    )
 
 
 def both_flagged_rejoined(before: pl.DataFrame, carved: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:

@@ -70,15 +70,18 @@ def test_saturated_strength_is_about_the_evidence_while_small_and_never_above_th
 
 
 @pytest.mark.slow
-def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_signal_volume_saturates():
+def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_signal_volume_saturates(monkeypatch):
     """cascade/plain seed 0: the 112-account operator's members reshare with their organic neighbours.
 
     Unsaturated and by strength alone, each member's strongest links go to the
     organic crowd and HDBSCAN files it there (6 of 112 flagged); with the default
     cap, its own links across signals (its links, tags, posts, handles, address
     pool) hold it together. (The neighbourhood overlap, on by default, also finds
-    it unsaturated, so it is off for the contrast.)
+    it unsaturated, so it is off for the contrast. So is the gathering of
+    scattered farms, which finds it by its handles and address pool alone even
+    when the co-action clustering scatters it: the contrast is about the latter.)
     """
+    from detector import pipeline
     from detector.config import Config, build_config
     from detector.pipeline import detect
 
@@ -94,4 +97,8 @@ def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_sign
     assert flagged_share(Config()) >= 0.9
     strength_alone = {"cluster": {"neighbourhood_overlap": False}}
     assert flagged_share(build_config(strength_alone)) >= 0.9
-    assert flagged_share(build_config({"detector": {"coaction_strength_cap": 1e9}, **strength_alone})) < 0.2
+    unsaturated = build_config({"detector": {"coaction_strength_cap": 1e9}, **strength_alone})
+    assert flagged_share(unsaturated) >= 0.9  # its ties gather it even so
+    monkeypatch.setattr(pipeline, "scattered_farms", lambda labels, *_: labels)
+    assert flagged_share(build_config(strength_alone)) >= 0.9
+    assert flagged_share(unsaturated) < 0.2

@@ -394,3 +394,49 @@ def test_the_evidence_names_the_group_that_carried_the_farm_strand():
     assert text[0].startswith("members of 40 accounts linked through shared addresses or devices")
     assert text[1].startswith("members of a sign-up batch of 62 accounts named from one template, which are most of the actors of 25 objects")
     assert text[2].startswith("the 5 linked through shared addresses, devices or a handle template are most")
+
+
+def _scattered_farm(flagged: tuple[int, ...] = ()):
+    """The template farm of ``_farm_among_organic`` filed 2-3 to a cluster among seven organic clusters (0-6), five as noise."""
+    from detector.pipeline import whole_groups
+
+    _, identity, incidences = _farm_among_organic()
+    farm = [f"f{i:02d}" for i in range(25)]
+    organic = [f"o{i:03d}" for i in range(35)]
+    home = {**{o: i % 7 for i, o in enumerate(organic)}, **{f: (i % 7 if i < 20 else -1) for i, f in enumerate(farm)}}
+    labels = pl.DataFrame({"account_id": sorted(home), "cluster_id": [home[a] for a in sorted(home)]})
+    scored = pl.DataFrame({"cluster_id": list(range(7)), "flagged": [c in flagged for c in range(7)]})
+    return labels, scored, whole_groups(None, identity), incidences, farm, organic
+
+
+def test_a_farm_scattered_over_organic_clusters_and_noise_is_gathered_in_a_cluster_of_its_own():
+    from detector.pipeline import scattered_farms
+
+    labels, scored, wholes, incidences, farm, organic = _scattered_farm()
+    gathered = dict(scattered_farms(labels, scored, wholes, incidences, Config()).iter_rows())
+    # No cluster holds half its members, so farm_facts never reads the batch; alone it owns 6 objects beyond chance.
+    assert {gathered[f] for f in farm} == {7}
+    assert all(gathered[o] == dict(labels.iter_rows())[o] for o in organic)
+
+
+def test_a_scattered_farms_unflagged_members_join_the_flagged_cluster_holding_most_of_it():
+    from detector.pipeline import scattered_farms
+
+    labels, scored, wholes, incidences, farm, organic = _scattered_farm(flagged=(3, 5))
+    before = dict(labels.iter_rows())
+    gathered = dict(scattered_farms(labels, scored, wholes, incidences, Config()).iter_rows())
+    # Clusters 3 and 5 hold three members each; the lower id wins the tie. Members in either stay put.
+    assert all(gathered[f] == (before[f] if before[f] in (3, 5) else 3) for f in farm)
+    assert all(gathered[o] == before[o] for o in organic)
+
+
+def test_strangers_behind_one_address_are_not_gathered():
+    from detector.pipeline import scattered_farms, whole_groups
+
+    labels, scored, _, incidences, farm, _ = _scattered_farm()
+    # The same 25 accounts tied by one shared address but owning nothing: the campaign objects are left out.
+    everyday = incidences.filter(~pl.col("object").str.starts_with("campaign"))
+    nat = whole_groups(pl.DataFrame(_pairs(farm), schema=["source", "target"], orient="row"), None)
+    assert scattered_farms(labels, scored, nat, everyday, Config()).equals(labels)
+    # With its objects it is a farm again (the test above by the other kind of tie).
+    assert not scattered_farms(labels, scored, nat, incidences, Config()).equals(labels)
