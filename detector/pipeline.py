@@ -419,7 +419,8 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         scored, farm, coacted = rejudge(labels, joined, (scored, farm, coacted))
         labels = joined
     gathered = scattered_farms(labels, scored, wholes, evidence.incidences[0], config)
-    if not gathered.equals(labels):
+    n_gathered = gathered.join(labels, on="account_id", how="left", suffix="_before").filter(pl.col("cluster_id").ne_missing(pl.col("cluster_id_before"))).height
+    if n_gathered:
         evidence.report("score: gathering scattered farms")
         scored, farm, coacted = rejudge(labels, gathered, (scored, farm, coacted))
         labels = gathered
@@ -453,6 +454,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "edges": edges.height,
         "group_joined_accounts": joins.height,
         "group_dropped_members": dropped.height,
+        "gathered_farm_accounts": n_gathered,
     }
     frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
     objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)

@@ -102,3 +102,24 @@ def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_sign
     monkeypatch.setattr(pipeline, "scattered_farms", lambda labels, *_: labels)
     assert flagged_share(build_config(strength_alone)) >= 0.9
     assert flagged_share(unsaturated) < 0.2
+
+
+@pytest.mark.slow
+def test_a_sign_up_batch_its_reshares_scatter_over_the_crowd_is_gathered_and_flagged_whole():
+    """cascade/subtle seed 1: operator op0's 22 accounts, one sign-up batch, sat in 8 organic clusters and as 14 noise.
+
+    No cluster held half of the batch, so no cluster's score read it; judged alone it owns
+    41 objects where chance gives 0.7 (``detector.pipeline.scattered_farms``).
+    """
+    from detector.config import Config
+    from detector.pipeline import detect
+
+    world = cascade_world("subtle", seed=1)
+    detection = detect(world.events, world.accounts, Config())
+    accounts = detection.accounts.join(world.truth, on="account_id")
+    batch = accounts.filter(pl.col("operator_id") == "op0")
+    assert batch.height == 22 and batch["flagged"].all() and batch["cluster_id"].n_unique() == 1
+    cluster = batch["cluster_id"][0]
+    assert accounts.filter(pl.col("cluster_id") == cluster)["operator_id"].null_count() == 0  # no organic account came with it
+    assert detection.counts["gathered_farm_accounts"] >= 22
+    assert accounts.filter(pl.col("operator_id").is_null())["flagged"].sum() == 0
