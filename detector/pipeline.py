@@ -735,6 +735,12 @@ def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
 GROUP_STRANDS = ("farm", "infrastructure", "identity")
 
 
+def score_alone(farm: np.ndarray) -> np.ndarray:
+    """The score of a tied group as a cluster of its own: every member tied (the infrastructure strand, whose
+    cap identity shares) and ``farm``, its farm strand (``farm_strand``)."""
+    return 1.0 - (1.0 - SCORE_CAPS["infrastructure"]) * (1.0 - SCORE_CAPS["farm"] * farm)
+
+
 def farm_carve(
     labels: pl.DataFrame, scored: pl.DataFrame, farm: pl.DataFrame, ties: pl.DataFrame | None, *, threshold: float, wholes: dict[str, pl.DataFrame] | None = None
 ) -> pl.DataFrame:
@@ -779,9 +785,7 @@ def farm_carve(
     without_group = noisy_or({name: pl.col(name) * (broad if name in EXCLUSIVE_STRANDS else 1.0) for name in STRANDS if name not in GROUP_STRANDS})
     leaning = scored.filter(without_group < threshold).select("cluster_id", "n_accounts")
     farm = farm.join(leaning, on="cluster_id")
-    strand = farm_strand(farm["infra_group"].to_numpy(), farm["own_objects"].to_numpy(), farm["expected_own"].to_numpy())
-    # The score of the group alone: every member tied (the infrastructure strand, whose cap identity shares) and its farm strand.
-    alone = 1.0 - (1.0 - SCORE_CAPS["infrastructure"]) * (1.0 - SCORE_CAPS["farm"] * strand)
+    alone = score_alone(farm_strand(farm["infra_group"].to_numpy(), farm["own_objects"].to_numpy(), farm["expected_own"].to_numpy()))
     carrying = farm.filter(pl.Series(alone >= threshold)).select("cluster_id", "reading", "group", "n_accounts")
     if carrying.is_empty():
         return labels
@@ -841,9 +845,7 @@ def scattered_farms(
         min_lift=cfg.min_lift, min_share=cfg.group_min_share,
     ).rename({"cluster_id": "key"})
     judged = groups.group_by("key").agg(pl.len().cast(pl.Int64).alias("size")).join(own, on="key", how="left").sort("key")
-    strand = farm_strand(judged["size"].to_numpy(), judged["own_objects"].fill_null(0).to_numpy(), judged["expected_own"].fill_null(0.0).to_numpy())
-    # The group alone: every member tied (the infrastructure strand, whose cap identity shares) and its farm strand.
-    alone = 1.0 - (1.0 - SCORE_CAPS["infrastructure"]) * (1.0 - SCORE_CAPS["farm"] * strand)
+    alone = score_alone(farm_strand(judged["size"].to_numpy(), judged["own_objects"].fill_null(0).to_numpy(), judged["expected_own"].fill_null(0.0).to_numpy()))
     farms = judged.with_columns(pl.Series("alone", alone)).filter(pl.col("alone") >= config.score.threshold).select("key", "alone")
     if farms.is_empty():
         return labels
