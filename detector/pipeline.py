@@ -673,11 +673,7 @@ def farm_facts(
             *(groups.join(keys.filter(pl.col("reading") == reading), on="group").select("account_id", "key") for reading, groups in wholes.items()),
         ]
     )
-    cfg = config.detector
-    own = own_objects_beyond_chance(
-        incidences, _categorical_ids(accounts.rename({"key": "cluster_id"})), max_object_accounts=cfg.max_object_accounts,
-        min_lift=cfg.min_lift, min_share=cfg.group_min_share,
-    ).rename({"cluster_id": "key"})
+    own = _own_counts(accounts, incidences, config)
     scored = candidates.join(own, on="key", how="left").with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
     strand = farm_strand(scored["infra_group"].to_numpy(), scored["own_objects"].to_numpy(), scored["expected_own"].to_numpy())
     return (
@@ -690,6 +686,16 @@ def farm_facts(
         .sort("cluster_id")
         .cast(FARM_READINGS)
     )
+
+
+def _own_counts(accounts: pl.DataFrame, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """``key, own_objects, expected_own``: the own objects against chance (``own_objects_beyond_chance``, at the
+    group test's settings) of each group of ``accounts`` (``account_id, key``; an account may be in several)."""
+    cfg = config.detector
+    return own_objects_beyond_chance(
+        incidences, _categorical_ids(accounts.select("account_id", pl.col("key").alias("cluster_id"))), max_object_accounts=cfg.max_object_accounts,
+        min_lift=cfg.min_lift, min_share=cfg.group_min_share,
+    ).rename({"cluster_id": "key"})
 
 
 def whole_groups(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
@@ -839,11 +845,7 @@ def scattered_farms(
         return labels
     keys = groups.select("reading", "group").unique().sort("reading", "group").with_row_index("key").with_columns(pl.col("key").cast(pl.Int64))
     groups = groups.join(keys, on=["reading", "group"])
-    cfg = config.detector
-    own = own_objects_beyond_chance(
-        incidences, _categorical_ids(groups.select("account_id", pl.col("key").alias("cluster_id"))), max_object_accounts=cfg.max_object_accounts,
-        min_lift=cfg.min_lift, min_share=cfg.group_min_share,
-    ).rename({"cluster_id": "key"})
+    own = _own_counts(groups.select("account_id", "key"), incidences, config)
     judged = groups.group_by("key").agg(pl.len().cast(pl.Int64).alias("size")).join(own, on="key", how="left").sort("key")
     alone = score_alone(farm_strand(judged["size"].to_numpy(), judged["own_objects"].fill_null(0).to_numpy(), judged["expected_own"].fill_null(0.0).to_numpy()))
     farms = judged.with_columns(pl.Series("alone", alone)).filter(pl.col("alone") >= config.score.threshold).select("key", "alone")
