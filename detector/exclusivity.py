@@ -95,7 +95,7 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
     """Per cluster: the share of the actors (a post's: ``audience_actors``) of its co-acted objects (``coacted_objects``) who
     are members, averaged over the objects weighted by the members acting on each: over its main objects (those at
     least ``MAIN_SHARE`` times as many members acted on as on its most-acted one), ``exclusivity``, and over all of
-    them, ``broad_exclusivity`` (what every member's co-action says; ``detector.pipeline.farm_carve`` reads it)."""
+    them, ``broad_exclusivity`` (what every member's co-action says; ``detector.farms.farm_carve`` reads it)."""
     schema = EXCLUSIVITY
     frames = [frame for frame in actors if frame.height]
     if cluster_objects.is_empty() or not frames:

@@ -83,7 +83,7 @@ FARM_FACTS: dict[str, pl.DataType] = {
     "own_objects": pl.Int64(),
     "expected_own": pl.Float64(),
     # Which group: ``inside`` the cluster, or the whole group by shared infrastructure (``everywhere``) or by
-    # one sign-up batch (``batch``) that holds at least half of the members (``detector.pipeline.farm_facts``).
+    # one sign-up batch (``batch``) that holds at least half of the members (``detector.farms.farm_facts``).
     "reading": pl.String(),
 }
 # The strands ``cluster_facts`` multiplies by the cluster's exclusivity (``farm_carve`` rescales them to its broad share).

@@ -109,7 +109,7 @@ def test_a_sign_up_batch_its_reshares_scatter_over_the_crowd_is_gathered_and_fla
     """cascade/subtle seed 1: operator op0's 22 accounts, one sign-up batch, sat in 8 organic clusters and as 14 noise.
 
     No cluster held half of the batch, so no cluster's score read it; judged alone it owns
-    41 objects where chance gives 0.7 (``detector.pipeline.scattered_farms``).
+    41 objects where chance gives 0.7 (``detector.farms.scattered_farms``).
     """
     from detector.config import Config
     from detector.pipeline import detect

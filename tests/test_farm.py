@@ -153,9 +153,9 @@ def _pairs(accounts):
 
 def _farm_facts(labels: pl.DataFrame, infrastructure: pl.DataFrame | None, incidences: pl.DataFrame, identity: pl.DataFrame | None = None) -> pl.DataFrame:
     """``farm_facts`` with the ties and whole groups the pipeline builds once from these pairs."""
-    from detector.pipeline import farm_facts, tie_pairs, whole_groups
+    from detector.farms import farm_facts, tie_pairs, whole_groups
 
-    return farm_facts(labels, tie_pairs(infrastructure, identity), whole_groups(infrastructure, identity), incidences, Config())
+    return farm_facts(labels, tie_pairs(infrastructure, identity), whole_groups(infrastructure, identity, incidences, Config()), incidences, Config())
 
 
 def _farm_cut_in_two():
@@ -191,7 +191,7 @@ def test_a_farm_cut_into_two_clusters_is_judged_whole_and_a_household_link_does_
 
 
 def test_the_flagged_parts_of_one_farm_are_reported_as_one_cluster():
-    from detector.pipeline import farm_parts
+    from detector.farms import farm_parts
 
     labels, infrastructure, incidences = _farm_cut_in_two()
     farm = _farm_facts(labels, infrastructure, incidences)
@@ -203,7 +203,7 @@ def test_the_flagged_parts_of_one_farm_are_reported_as_one_cluster():
 
 
 def test_two_farms_that_one_household_address_connects_stay_two_clusters():
-    from detector.pipeline import farm_parts
+    from detector.farms import farm_parts
 
     rng = np.random.default_rng(6)
     farms = [[f"{name}{i:02d}" for i in range(25)] for name in ("f", "g")]
@@ -226,7 +226,7 @@ def test_two_farms_that_one_household_address_connects_stay_two_clusters():
 
 
 def test_the_rim_of_a_joined_farm_is_attached_by_the_test_its_members_pass():
-    from detector.pipeline import farm_rim
+    from detector.farms import farm_rim
 
     rng = np.random.default_rng(8)
     farm = [f"f{i:02d}" for i in range(60)]
@@ -265,7 +265,7 @@ def _scored(coaction: float, infrastructure: float = 0.0, broad_exclusivity: flo
 
 
 def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_it():
-    from detector.pipeline import farm_carve
+    from detector.farms import farm_carve
 
     labels, identity, incidences = _farm_among_organic()
     farm = _farm_facts(labels, None, incidences, identity)
@@ -277,7 +277,7 @@ def test_a_farm_that_carries_its_cluster_is_split_off_from_the_accounts_around_i
 
 
 def test_the_shares_of_members_the_group_ties_are_not_evidence_about_the_rest():
-    from detector.pipeline import farm_carve
+    from detector.farms import farm_carve
 
     labels, identity, incidences = _farm_among_organic()
     farm = _farm_facts(labels, None, incidences, identity)
@@ -289,7 +289,7 @@ def test_the_shares_of_members_the_group_ties_are_not_evidence_about_the_rest():
 
 
 def test_co_action_on_the_main_objects_alone_does_not_keep_a_farm_from_being_carved():
-    from detector.pipeline import farm_carve
+    from detector.farms import farm_carve
 
     labels, identity, incidences = _farm_among_organic()
     farm = _farm_facts(labels, None, incidences, identity)
@@ -301,7 +301,7 @@ def test_co_action_on_the_main_objects_alone_does_not_keep_a_farm_from_being_car
 
 
 def test_a_split_whose_halves_are_both_flagged_is_put_back():
-    from detector.pipeline import both_flagged_rejoined
+    from detector.farms import both_flagged_rejoined
 
     before = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e", "f"], "cluster_id": [0, 0, 0, 0, 5, 5]})
     carved = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e", "f"], "cluster_id": [0, 0, 7, 7, 5, 8]})
@@ -311,7 +311,7 @@ def test_a_split_whose_halves_are_both_flagged_is_put_back():
 
 
 def test_the_member_check_spares_an_account_tied_to_most_of_its_cluster():
-    from detector.pipeline import tied_to_most
+    from detector.farms import tied_to_most
 
     farm = [f"f{i}" for i in range(8)]
     labels = pl.DataFrame({"account_id": [*farm, "quiet", "guest", "x", "y", "z", "hh"], "cluster_id": [0] * 10 + [1, 1, 1, 2]})
@@ -353,7 +353,7 @@ def _batch_world(split: int, organic_in_part: int, band: int = 3):
 
 
 def test_the_parts_of_a_sign_up_batch_are_judged_by_the_whole_batch_but_not_joined_by_it():
-    from detector.pipeline import farm_parts
+    from detector.farms import farm_parts
 
     labels, identity, incidences = _batch_world(split=20, organic_in_part=0, band=12)  # 78 ties across the cut
     # Each part is judged by the whole batch, which owns the six objects that 25 of its 40 push.
@@ -366,7 +366,7 @@ def test_the_parts_of_a_sign_up_batch_are_judged_by_the_whole_batch_but_not_join
 
 
 def test_a_batch_part_filed_with_organic_accounts_is_split_off_them_when_the_whole_batch_carries_the_flag():
-    from detector.pipeline import farm_carve, whole_groups
+    from detector.farms import farm_carve, whole_groups
 
     labels, identity, incidences = _batch_world(split=27, organic_in_part=10)  # cluster 1: 13 of the batch, 10 organic
     farm = _farm_facts(labels, None, incidences, identity)
@@ -375,7 +375,7 @@ def test_a_batch_part_filed_with_organic_accounts_is_split_off_them_when_the_who
         {"cluster_id": [0, 1], "n_accounts": [27, 23], "coaction": [0.1, 0.05], "agreement": [0.0, 0.0], "identity": [1.0, 13 / 23],
          "infrastructure": [0.0, 0.0], "copy": [0.0, 0.0], "farm": [0.99, 0.99], "exclusivity": [0.5, 0.5], "broad_exclusivity": [0.5, 0.5]}
     )
-    carved = dict(farm_carve(labels, scored, farm, identity, threshold=0.5, wholes=whole_groups(None, identity)).iter_rows())
+    carved = dict(farm_carve(labels, scored, farm, identity, threshold=0.5, wholes=whole_groups(None, identity, incidences, Config())).iter_rows())
     assert {carved[f"s{i:03d}"] for i in range(27, 40)} == {2} and {carved[f"o{i:03d}"] for i in range(10)} == {1}
     assert {carved[f"s{i:03d}"] for i in range(27)} == {0}  # the part that is all batch stays as it is
     # Without the whole groups only the inside reading carves, and the batch reading carried this cluster.
@@ -398,7 +398,7 @@ def test_the_evidence_names_the_group_that_carried_the_farm_strand():
 
 def _scattered_farm(flagged: tuple[int, ...] = ()):
     """The template farm of ``_farm_among_organic`` filed 2-3 to a cluster among seven organic clusters (0-6), five as noise."""
-    from detector.pipeline import whole_groups
+    from detector.farms import whole_groups
 
     _, identity, incidences = _farm_among_organic()
     farm = [f"f{i:02d}" for i in range(25)]
@@ -406,37 +406,38 @@ def _scattered_farm(flagged: tuple[int, ...] = ()):
     home = {**{o: i % 7 for i, o in enumerate(organic)}, **{f: (i % 7 if i < 20 else -1) for i, f in enumerate(farm)}}
     labels = pl.DataFrame({"account_id": sorted(home), "cluster_id": [home[a] for a in sorted(home)]})
     scored = pl.DataFrame({"cluster_id": list(range(7)), "flagged": [c in flagged for c in range(7)]})
-    return labels, scored, whole_groups(None, identity), incidences, farm, organic
+    return labels, scored, whole_groups(None, identity, incidences, Config()), farm, organic
 
 
 def test_a_farm_scattered_over_organic_clusters_and_noise_is_gathered_in_a_cluster_of_its_own():
-    from detector.pipeline import scattered_farms
+    from detector.farms import scattered_farms
 
-    labels, scored, wholes, incidences, farm, organic = _scattered_farm()
-    gathered = dict(scattered_farms(labels, scored, wholes, incidences, Config()).iter_rows())
+    labels, scored, wholes, farm, organic = _scattered_farm()
+    gathered = dict(scattered_farms(labels, scored, wholes, Config()).iter_rows())
     # No cluster holds half its members, so farm_facts never reads the batch; alone it owns 6 objects beyond chance.
     assert {gathered[f] for f in farm} == {7}
     assert all(gathered[o] == dict(labels.iter_rows())[o] for o in organic)
 
 
 def test_a_scattered_farms_unflagged_members_join_the_flagged_cluster_holding_most_of_it():
-    from detector.pipeline import scattered_farms
+    from detector.farms import scattered_farms
 
-    labels, scored, wholes, incidences, farm, organic = _scattered_farm(flagged=(3, 5))
+    labels, scored, wholes, farm, organic = _scattered_farm(flagged=(3, 5))
     before = dict(labels.iter_rows())
-    gathered = dict(scattered_farms(labels, scored, wholes, incidences, Config()).iter_rows())
+    gathered = dict(scattered_farms(labels, scored, wholes, Config()).iter_rows())
     # Clusters 3 and 5 hold three members each; the lower id wins the tie. Members in either stay put.
     assert all(gathered[f] == (before[f] if before[f] in (3, 5) else 3) for f in farm)
     assert all(gathered[o] == before[o] for o in organic)
 
 
 def test_strangers_behind_one_address_are_not_gathered():
-    from detector.pipeline import scattered_farms, whole_groups
+    from detector.farms import scattered_farms, whole_groups
 
-    labels, scored, _, incidences, farm, _ = _scattered_farm()
+    labels, scored, _, farm, _ = _scattered_farm()
+    _, _, incidences = _farm_among_organic()
     # The same 25 accounts tied by one shared address but owning nothing: the campaign objects are left out.
     everyday = incidences.filter(~pl.col("object").str.starts_with("campaign"))
-    nat = whole_groups(pl.DataFrame(_pairs(farm), schema=["source", "target"], orient="row"), None)
-    assert scattered_farms(labels, scored, nat, everyday, Config()).equals(labels)
+    address = pl.DataFrame(_pairs(farm), schema=["source", "target"], orient="row")
+    assert scattered_farms(labels, scored, whole_groups(address, None, everyday, Config()), Config()).equals(labels)
     # With its objects it is a farm again (the test above by the other kind of tie).
-    assert not scattered_farms(labels, scored, nat, incidences, Config()).equals(labels)
+    assert not scattered_farms(labels, scored, whole_groups(address, None, incidences, Config()), Config()).equals(labels)
