@@ -90,6 +90,7 @@ class ClusterConfig:
     trim_share: float = _param(0.25, _number_in(0.0, 1.0))
     attach_share: float = _param(0.5, _number_in(0.0, 1.0))
     neighbourhood_overlap: bool = _param(True, _BOOL)
+    content_signals: tuple[str, ...] = _param(("url", "domain", "hashtag", "copy"), _STRINGS)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,9 @@ Stages (each timed into ``Detection.timings``):
    (``detector.scoring``, ``detector.evidence``); the farm steps
    (``detector.farms``: the ``farm`` strand's facts, then carving a farm off
    the accounts filed with it, joining a farm's parts, gathering a farm the
-   clusters scatter), each followed by scoring again; then the group test
+   clusters scatter), then each content signal's pairs clustered alone among
+   the accounts outside flagged clusters (``content_groups``), each step
+   followed by scoring again; then the group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -143,22 +145,25 @@ def detect(
     timed("infrastructure", _infrastructure_evidence, events, config, evidence)
     timed("identity", _identity_evidence, accounts, config, evidence)
     fused = fuse(evidence.pairs, min_strength=cfg.min_pair_strength)
-    labels = timed(
-        "cluster",
-        lambda: engine.cluster(
-            fused,
-            min_cluster_size=config.cluster.min_cluster_size,
-            min_samples=config.cluster.min_samples,
-            split_density=config.cluster.split_density,
-            trim_share=config.cluster.trim_share,
-            attach_share=config.cluster.attach_share,
-            neighbourhood=config.cluster.neighbourhood_overlap,
-        ),
-    )
+    labels = timed("cluster", _cluster, fused, config, engine)
     detection = timed("score", _score, events, accounts, config, evidence, fused, labels)
     detection.timings = timings
     detection.counts["capped_events"] = evidence.capped_events
     return detection
+
+
+def _cluster(fused: pl.DataFrame, config: Config, engine: Engine) -> pl.DataFrame:
+    """``account_id, cluster_id`` of ``fused``'s accounts, by ``engine``'s HDBSCAN at the ``cluster`` settings."""
+    cfg = config.cluster
+    return engine.cluster(
+        fused,
+        min_cluster_size=cfg.min_cluster_size,
+        min_samples=cfg.min_samples,
+        split_density=cfg.split_density,
+        trim_share=cfg.trim_share,
+        attach_share=cfg.attach_share,
+        neighbourhood=cfg.neighbourhood_overlap,
+    )
 
 
 # ------------------------------------------------------------------ evidence
@@ -413,11 +418,17 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         scored, farm, coacted = rejudge(labels, joined, (scored, farm, coacted))
         labels = joined
     gathered = scattered_farms(labels, scored, wholes, config)
-    n_gathered = gathered.join(labels, on="account_id", how="left", suffix="_before").filter(pl.col("cluster_id").ne_missing(pl.col("cluster_id_before"))).height
+    n_gathered = _moved(labels, gathered)
     if n_gathered:
         evidence.report("score: gathering scattered farms")
         scored, farm, coacted = rejudge(labels, gathered, (scored, farm, coacted))
         labels = gathered
+    evidence.report("score: content signals alone")
+    regrouped = content_groups(labels, scored, evidence, config, lambda chosen: judge(chosen)[0])
+    n_regrouped = _moved(labels, regrouped)
+    if n_regrouped:
+        scored, farm, coacted = rejudge(labels, regrouped, (scored, farm, coacted))
+        labels = regrouped
     compact_coacted = _compact_coacted(coacted, hashed)
     evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config, ties)
@@ -449,10 +460,72 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "group_joined_accounts": joins.height,
         "group_dropped_members": dropped.height,
         "gathered_farm_accounts": n_gathered,
+        "content_group_accounts": n_regrouped,
     }
     frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
     objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)
     return Detection(accounts=per_account.cast(ACCOUNTS_OUT), clusters=clusters, edges=edges, objects=objects, counts=counts)
+
+
+def _moved(before: pl.DataFrame, after: pl.DataFrame) -> int:
+    """How many accounts of ``after`` have a different ``cluster_id`` (or none) in ``before``."""
+    return after.join(before, on="account_id", how="left", suffix="_before").filter(pl.col("cluster_id").ne_missing(pl.col("cluster_id_before"))).height
+
+
+def content_groups(labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config, judge) -> pl.DataFrame:
+    """``labels`` with the flagged groups that one content signal's pairs show alone, among the accounts outside flagged clusters.
+
+    HDBSCAN clusters the pairs of every signal fused, and an operator's members
+    reshare organic posts like anybody. In cascade/crowded seed 2 the 52 members
+    of one operator posted its links within the hour of each other, but their
+    resharing tied many of them more to organic crowds: the fused clusters held
+    23 of them (score 0.41), 11 (0.26) and the rest one or two to each of 16
+    organic clusters, none flagged. So each of ``cluster.content_signals``
+    (links, sites, tags, texts: what a campaign brings, where camouflage does
+    not reach) is clustered again alone, over the pairs between accounts outside
+    flagged clusters, and every group found is judged as a cluster of its own
+    (``judge``: all the strands, over every signal's evidence). A flagged group
+    takes its members out of their clusters; the operator above became one
+    cluster of 51, flagged at 0.71. An account in flagged groups of two signals
+    goes with the higher score (ties: the lower id); a group left with fewer
+    than ``cluster.min_cluster_size`` members is dropped. Reactions to posts stay
+    out: everyone makes them, and hyperactive accounts that like every popular
+    post within seconds form tight groups of 7-18 on likes alone, flagged at
+    0.54-0.65 (``stealth`` seeds 1 and 2, ``many_small`` seed 1,
+    ``large_operator`` seed 2). New ids follow the largest in use, in signal order.
+    """
+    signals = config.cluster.content_signals
+    frames = [frame for frame in evidence.pairs if frame.height]
+    if not signals or not frames or labels.is_empty():
+        return labels
+    flagged = scored.filter("flagged")["cluster_id"].implode()
+    outside = labels.filter(~pl.col("cluster_id").is_in(flagged)).select("account_id")
+    pairs = (
+        pl.concat(frames)
+        .filter(pl.col("signal").is_in(signals))
+        .join(outside.rename({"account_id": "source"}), on="source", how="semi")
+        .join(outside.rename({"account_id": "target"}), on="target", how="semi")
+    )
+    start = int(labels["cluster_id"].max()) + 1
+    found = []
+    for signal in sorted(pairs["signal"].unique().to_list()):
+        alone = fuse([pairs.filter(pl.col("signal") == signal)], min_strength=config.detector.min_pair_strength)
+        groups = _cluster(alone, config, evidence.engine).filter(pl.col("cluster_id") >= 0)
+        if groups.is_empty():
+            continue
+        groups = groups.with_columns(pl.col("cluster_id") + start)
+        start = int(groups["cluster_id"].max()) + 1
+        found.append(groups.join(judge(groups).filter("flagged").select("cluster_id", "score"), on="cluster_id"))
+    if not found:
+        return labels
+    moved = (
+        pl.concat(found)
+        .sort("account_id", "score", "cluster_id", descending=[False, True, False])
+        .unique("account_id", keep="first", maintain_order=True)
+        .filter(pl.len().over("cluster_id") >= config.cluster.min_cluster_size)
+        .select("account_id", pl.col("cluster_id").alias("_group"))
+    )
+    return labels.join(moved, on="account_id", how="left").select("account_id", pl.coalesce("_group", "cluster_id").alias("cluster_id"))
 
 
 def _expand(

@@ -77,9 +77,11 @@ def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_sign
     organic crowd and HDBSCAN files it there (6 of 112 flagged); with the default
     cap, its own links across signals (its links, tags, posts, handles, address
     pool) hold it together. (The neighbourhood overlap, on by default, also finds
-    it unsaturated, so it is off for the contrast. So is the gathering of
+    it unsaturated, so it is off for the contrast. So are the gathering of
     scattered farms, which finds it by its handles and address pool alone even
-    when the co-action clustering scatters it: the contrast is about the latter.)
+    when the co-action clustering scatters it, and the clustering of content
+    signals alone, which finds it by its links, tags and texts: the contrast is
+    about the fused clustering.)
     """
     from detector import pipeline
     from detector.config import Config, build_config
@@ -95,13 +97,15 @@ def test_an_operator_that_also_reshares_with_the_crowd_is_found_once_single_sign
         return accounts.filter(pl.col("account_id").is_in(members.implode()))["flagged"].mean()
 
     assert flagged_share(Config()) >= 0.9
-    strength_alone = {"cluster": {"neighbourhood_overlap": False}}
+    strength_alone = {"cluster": {"neighbourhood_overlap": False, "content_signals": []}}
     assert flagged_share(build_config(strength_alone)) >= 0.9
     unsaturated = build_config({"detector": {"coaction_strength_cap": 1e9}, **strength_alone})
     assert flagged_share(unsaturated) >= 0.9  # its ties gather it even so
     monkeypatch.setattr(pipeline, "scattered_farms", lambda labels, *_: labels)
     assert flagged_share(build_config(strength_alone)) >= 0.9
     assert flagged_share(unsaturated) < 0.2
+    content_alone = build_config({"detector": {"coaction_strength_cap": 1e9}, "cluster": {"neighbourhood_overlap": False}})
+    assert flagged_share(content_alone) >= 0.9  # its links, tags and texts clustered alone
 
 
 @pytest.mark.slow
