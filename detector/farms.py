@@ -152,11 +152,16 @@ def whole_groups(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | N
     grouped = pl.concat([groups.with_columns(pl.lit(reading).alias("reading")) for reading, groups in members.items()]).filter(
         pl.len().over("reading", "group") > HOUSEHOLD
     )
-    keys = grouped.group_by("reading", "group").agg(pl.len().cast(pl.Int64).alias("size")).sort("reading", "group").with_row_index("key")
-    own = _own_counts(grouped.join(keys, on=["reading", "group"]).select("account_id", pl.col("key").cast(pl.Int64)), incidences, config)
+    keys = (
+        grouped.group_by("reading", "group")
+        .agg(pl.len().cast(pl.Int64).alias("size"))
+        .sort("reading", "group")
+        .with_row_index("key")
+        .with_columns(pl.col("key").cast(pl.Int64))
+    )
+    own = _own_counts(grouped.join(keys, on=["reading", "group"]).select("account_id", "key"), incidences, config)
     owned = (
-        keys.with_columns(pl.col("key").cast(pl.Int64))
-        .join(own, on="key", how="left")
+        keys.join(own, on="key", how="left")
         .select("reading", "group", "size", pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
         .cast(WHOLE_OWNED)
     )

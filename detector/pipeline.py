@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import polars as pl
 
@@ -472,7 +473,9 @@ def _moved(before: pl.DataFrame, after: pl.DataFrame) -> int:
     return after.join(before, on="account_id", how="left", suffix="_before").filter(pl.col("cluster_id").ne_missing(pl.col("cluster_id_before"))).height
 
 
-def content_groups(labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config, judge) -> pl.DataFrame:
+def content_groups(
+    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, config: Config, judge: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
     """``labels`` with the flagged groups that one content signal's pairs show alone, among the accounts outside flagged clusters.
 
     HDBSCAN clusters the pairs of every signal fused, and an operator's members
@@ -599,7 +602,6 @@ def _expand(
         )
     dropped = checked.filter(~pl.col("kept")).join(labels.filter(pl.col("cluster_id") < 0), on="account_id", how="semi")
     return labels, pl.concat(made).sort("account_id"), dropped.sort("account_id")
-
 
 
 OBJECT_HASH_SEED = 20_260_328
