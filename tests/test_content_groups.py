@@ -46,7 +46,8 @@ def test_a_group_one_content_signal_shows_alone_leaves_the_crowd_it_was_filed_wi
 
 
 def test_groups_the_judge_does_not_flag_and_accounts_in_flagged_clusters_stay():
-    labels, scored, evidence, ring, _, _ = _world()
+    labels, scored, evidence, _, _, _ = _world()
+
     def none_flagged(groups: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame({"cluster_id": groups["cluster_id"].unique(), "flagged": False, "score": 0.1})
 
