@@ -34,7 +34,8 @@ share copies its original's content, and the ``share`` signal already covers it
 (the toolkit does the same for links and texts).
 
 ``domain`` reads the links by site: its object is the URL's host (``url_host``:
-lower-cased, without ``www.``, user info or port) on one UTC day
+lower-cased, without ``www.``, user info or port; none for a link shortener's,
+which hides the site) on one UTC day
 (``site.com@19000``, the day counted from 1970). Two accounts co-act on it when
 they link the same site within the window, whatever the article. An operator pushing its own sites posts a new article each wave, and
 its members, each joining a few waves, rarely post the same URL: by site they

@@ -119,6 +119,8 @@ def test_domain_signal_links_different_articles_of_one_site_once_a_day():
             ("a", 55, "post", None, {"urls": ["https://site.com/news/three"]}),  # the same site-day again: still one object
             ("c", 10, "post", None, {"urls": ["https://other.org/news/one"]}),  # another site
             ("d", 20, "share", "S", {"urls": ["https://site.com/news/one"]}),  # a share copies its original's link
+            ("e", 30, "post", None, {"urls": ["https://t.co/Ab12"]}),  # a shortener hides the site: no object
+            ("f", 40, "post", None, {"urls": ["https://t.co/Cd34"]}),
             # Day 1: the pair meets on the site again, a second object.
             ("a", day + 100, "post", None, {"urls": ["https://site.com/news/four"]}),
             ("b", day + 130, "post", None, {"urls": ["https://site.com/news/five"]}),
