@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     net = sub.add_parser("network", parents=[common], help="compute one co-action network and write it to a file")
     net.add_argument("events", help="events file or folder (.parquet, .csv, .csv.gz, .jsonl, .ndjson, .jsonl.gz); with --engine spark also an address Spark reads (hdfs://, s3a://, file://)")
-    net.add_argument("--signal", required=True, help="share, reply, quote, url, domain (site and day), hashtag, text, or another action in the data (like, follow, ...)")
+    net.add_argument("--signal", required=True, help="share, reply, quote, url, domain (site and day), hashtag, mention, text, or another action in the data (like, follow, ...)")
     net.add_argument("--window", type=int, default=None, help="seconds; events at most this far apart co-act (default: config, 60)")
     net.add_argument("--min-weight", type=int, default=None, help="keep pairs with at least this many distinct shared objects (default: config, 1)")
     net.add_argument("--format", default="canonical", choices=FORMATS, help="input layout (default: canonical)")

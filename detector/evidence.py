@@ -18,6 +18,7 @@ _SIGNAL_NOUN = {
     "url": "URLs co-posted",
     "domain": "site-days co-linked (links to one site on one day)",
     "hashtag": "hashtags co-used",
+    "mention": "account-days co-mentioned (one account tagged on one day)",
     "copy": "texts copied (with small edits or none)",
     "like": "posts co-liked",
     "follow": "accounts co-followed",

@@ -32,7 +32,10 @@ A ``domain`` object is a site on one day (``features.coaction``); its share is
 read over the site's whole life, everyone who ever linked it, as a tag's is.
 On a quiet day a local site's regular readers can be all of that day's actors
 but are a small part of its readers; an operator's own site is linked by its
-members and hardly anyone else.
+members and hardly anyone else. A ``mention`` object (an account tagged on one
+day) keeps its day: a journalist many people tag is a brigade's target all the
+same, and what sets the brigade apart is that on its days most of her taggers
+are members.
 """
 
 from __future__ import annotations

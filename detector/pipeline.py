@@ -3,7 +3,7 @@
 Stages (each timed into ``Detection.timings``):
 
 1. ``coaction``: for every signal the events carry (share, reply, quote, url,
-   domain, hashtag, like, follow, other actions, and ``copy``: texts folded into
+   domain, hashtag, mention, like, follow, other actions, and ``copy``: texts folded into
    their near-duplicate families by MinHash LSH, so copy-paste with small edits
    is one object), the co-action network within ``detector.window_s`` with its
    per-object evidence, reduced to the pairs that are significant under the

@@ -29,9 +29,17 @@ pairs are counted exactly before any is built, and when they exceed
 partials (per pair and object the closest gap; per pair the distinct partnered
 events) before the next range is paired.
 
-Content signals (``url``, ``domain``, ``hashtag``, ``text``) leave out shares: a
-share copies its original's content, and the ``share`` signal already covers it
-(the toolkit does the same for links and texts).
+Content signals (``url``, ``domain``, ``hashtag``, ``mention``, ``text``) leave
+out shares: a share copies its original's content, and the ``share`` signal
+already covers it (the toolkit does the same for links and texts).
+
+``mention`` reads the accounts a post or quote @-mentions (``normalize_mention``:
+case-insensitive, ``@`` optional), one object per mentioned account and UTC
+day (``jane_doe@19000``), as ``domain`` reads sites; a brigade tags the same
+journalist or politician wave after wave, each member from a post of its own,
+so no shared post links them, and one object for all the waves would count them
+as one co-action. Replies are left out: a reply names the author it answers,
+and the ``reply`` signal already links accounts answering the same posts.
 
 ``domain`` reads the links by site: its object is the URL's host (``url_host``:
 lower-cased, without ``www.``, user info or port; none for a link shortener's,
@@ -55,17 +63,19 @@ import polars as pl
 
 from detector.errors import InputError
 from detector.schema import NETWORK, empty_frame
-from features.normalize import DEFAULT_TRACKING_PARAMS, normalize_hashtag, normalize_text, normalize_url, url_host
+from features.normalize import DEFAULT_TRACKING_PARAMS, normalize_hashtag, normalize_mention, normalize_text, normalize_url, url_host
 
 TARGET_SIGNALS = ("share", "reply", "quote")
-CONTENT_SIGNALS = ("url", "domain", "hashtag", "text")
+CONTENT_SIGNALS = ("url", "domain", "hashtag", "mention", "text")
 BUILTIN_SIGNALS = TARGET_SIGNALS + CONTENT_SIGNALS
 # Actions whose target is not an object of their own signal.
 _NOT_OWN_SIGNAL = ("post",)
+# Actions whose mentions are not their own: a share's are its original's, a reply's name the author it answers.
+_NOT_OWN_MENTIONS = ("share", "reply")
 
 _US_PER_S = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_S
-# A ``domain`` object is the site, this mark, and the day: ``site.com@19000``.
+# A ``domain`` or ``mention`` object is a name, this mark, and the day: ``site.com@19000``, ``jane_doe@19000``.
 _DAY_MARK = "@"
 _PAIR_SHIFT = 1 << 32  # account codes fit in 32 bits (polars' row index does)
 
@@ -133,6 +143,8 @@ def signal_names(events: pl.DataFrame) -> list[str]:
     for column, names in (("urls", ("url", "domain")), ("hashtags", ("hashtag",))):
         if column in has and (not_share & (events[column].list.len() > 0)).any():
             present.extend(names)
+    if "mentions" in has and (~events["action"].is_in(_NOT_OWN_MENTIONS) & (events["mentions"].list.len() > 0)).any():
+        present.append("mention")
     if "text" in has and (not_share & events["text"].is_not_null()).any():
         present.append("text")
     others = (
@@ -148,12 +160,17 @@ def signal_names(events: pl.DataFrame) -> list[str]:
 def signal_columns(signal: str) -> tuple[str, ...]:
     """The canonical event columns ``coaction_network`` reads for ``signal`` (a reader may load only these)."""
     base = ("account_id", "timestamp", "action")
-    return base + ({"url": ("urls",), "domain": ("urls",), "hashtag": ("hashtags",), "text": ("text",)}.get(signal) or ("target",))
+    return base + ({"url": ("urls",), "domain": ("urls",), "hashtag": ("hashtags",), "mention": ("mentions",), "text": ("text",)}.get(signal) or ("target",))
 
 
 def site_of(domain_object: pl.Expr) -> pl.Expr:
     """The site of a ``domain`` object: ``site.com@19000`` -> ``site.com``."""
     return domain_object.str.replace(f"{_DAY_MARK}-?[0-9]+$", "")
+
+
+def _on_day(name: pl.Expr) -> pl.Expr:
+    """``name@day`` (the UTC day of the event, counted from 1970); null for an empty name."""
+    return pl.when(name != "").then(name + pl.lit(_DAY_MARK) + (pl.col("ts") // _US_PER_DAY).cast(pl.String))
 
 
 def signal_events(
@@ -172,12 +189,15 @@ def signal_events(
         exploded = frame.filter(pl.col("action") != "share").explode("urls").filter(pl.col("urls").is_not_null())
         url = pl.col("urls")
         if signal == "domain":
-            obj = url_host(url) + pl.lit(_DAY_MARK) + (pl.col("ts") // _US_PER_DAY).cast(pl.String)
+            obj = _on_day(url_host(url))
         else:
             obj = normalize_url(url, tracking_params=tracking_params) if normalize_urls else url
     elif signal == "hashtag":
         exploded = frame.filter(pl.col("action") != "share").explode("hashtags")
         obj = normalize_hashtag(pl.col("hashtags"))
+    elif signal == "mention":
+        exploded = frame.filter(~pl.col("action").is_in(_NOT_OWN_MENTIONS)).explode("mentions")
+        obj = _on_day(normalize_mention(pl.col("mentions")))
     elif signal == "text":
         exploded = frame.filter((pl.col("action") != "share") & pl.col("text").is_not_null())
         obj = normalize_text(pl.col("text"))
@@ -188,7 +208,7 @@ def signal_events(
         pl.col("object").is_not_null() & (pl.col("object") != "")
     )
     # Only list signals can give one event the same object twice; elsewhere the dedup is a costly no-op.
-    if signal in ("url", "domain", "hashtag"):
+    if signal in ("url", "domain", "hashtag", "mention"):
         rows = rows.unique(["event", "object"], keep="first", maintain_order=True)
     return rows
 

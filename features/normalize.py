@@ -1,4 +1,4 @@
-"""Vectorised normalisation of the things accounts act on: URLs, hashtags, texts.
+"""Vectorised normalisation of the things accounts act on: URLs, hashtags, mentions, texts.
 
 Two accounts that link ``HTTPS://www.Example.com/a/?utm_source=x`` and
 ``https://example.com/a`` point at the same page; two that paste the same text
@@ -81,7 +81,16 @@ def normalize_url(url: pl.Expr, *, tracking_params: tuple[str, ...] = DEFAULT_TR
 
 def normalize_hashtag(tag: pl.Expr) -> pl.Expr:
     """Lower-cased, surrounding space and leading ``#`` removed (``#Vote`` == ``vote``)."""
-    return tag.str.strip_chars().str.to_lowercase().str.replace(r"^#+", "")
+    return _without_mark(tag, "#")
+
+
+def normalize_mention(account: pl.Expr) -> pl.Expr:
+    """Lower-cased, surrounding space and leading ``@`` removed (``@Jane_Doe`` == ``jane_doe``): handles ignore case."""
+    return _without_mark(account, "@")
+
+
+def _without_mark(name: pl.Expr, mark: str) -> pl.Expr:
+    return name.str.strip_chars().str.to_lowercase().str.replace(f"^{mark}+", "")
 
 
 def normalize_text(text: pl.Expr) -> pl.Expr:

@@ -30,8 +30,12 @@ def events(rows):
             "text": [r[4].get("text") if len(r) > 4 else None for r in rows],
             "urls": [r[4].get("urls", []) if len(r) > 4 else [] for r in rows],
             "hashtags": [r[4].get("hashtags", []) if len(r) > 4 else [] for r in rows],
+            "mentions": [r[4].get("mentions", []) if len(r) > 4 else [] for r in rows],
         },
-        schema_overrides={"timestamp": pl.Datetime("us", "UTC"), "target": pl.String, "text": pl.String, "urls": pl.List(pl.String), "hashtags": pl.List(pl.String)},
+        schema_overrides={
+            "timestamp": pl.Datetime("us", "UTC"), "target": pl.String, "text": pl.String,
+            "urls": pl.List(pl.String), "hashtags": pl.List(pl.String), "mentions": pl.List(pl.String),
+        },
     )
     return conform(frame, EVENTS)
 
@@ -134,6 +138,24 @@ def test_domain_signal_links_different_articles_of_one_site_once_a_day():
     assert as_dict(coaction_network(rows, signal="url", window_s=60)) == {}  # no article was posted twice
 
 
+def test_mention_signal_reads_posts_and_quotes_not_shares_or_replies():
+    rows = events(
+        [
+            ("a", 0, "post", None, {"mentions": ["@Jane_Doe"]}),
+            ("b", 20, "quote", "Q", {"mentions": ["jane_doe", "JANE_DOE"]}),  # case and @ do not matter; one event counts once
+            ("c", 30, "share", "S", {"mentions": ["jane_doe"]}),  # a share's mentions are its original's
+            ("d", 40, "reply", "R", {"mentions": ["jane_doe"]}),  # a reply names the author it answers
+            ("e", 50, "post", None, {"mentions": ["someone_else"]}),
+            ("f", 55, "post", None, {"mentions": ["@", " "]}),  # nobody named: no object
+        ]
+    )
+    network = coaction_network(rows, signal="mention", window_s=60, keep_objects=True)
+    assert as_dict(network) == {("a", "b"): (1, 1, 1, 20.0)}
+    assert network.pair_objects["object"].to_list() == [f"jane_doe@{T0.timestamp() // 86_400:.0f}"]
+    assert "mention" in signal_names(rows)
+    assert "mention" not in signal_names(rows.filter(pl.col("action").is_in(["share", "reply"])))
+
+
 def test_site_of_drops_the_day():
     frame = pl.DataFrame({"object": ["site.com@18628", "a.b.org@-3", "plain.net"]})
     assert frame.select(coaction.site_of(pl.col("object")))["object"].to_list() == ["site.com", "a.b.org", "plain.net"]
@@ -219,14 +241,16 @@ SIGNAL_ROWS = events(
         ("a", 0, "share", "X", {"urls": ["u1"], "hashtags": ["#h"], "text": "t one"}),
         ("b", 5, "share", "X", {"urls": ["u1"], "hashtags": ["h"], "text": "t one"}),
         ("a", 10, "post", None, {"urls": ["u1", "u2"], "hashtags": ["#H"], "text": "T  one"}),
-        ("c", 12, "reply", "X", {"urls": ["u2"], "hashtags": ["h"], "text": "t one"}),
+        ("c", 12, "reply", "X", {"urls": ["u2"], "hashtags": ["h"], "text": "t one", "mentions": ["@a"]}),
+        ("c", 13, "post", None, {"mentions": ["@B"]}),
+        ("a", 16, "post", None, {"mentions": ["b"]}),
         ("b", 14, "like", "P", {}),
         ("c", 15, "like", "P", {}),
     ]
 )
 
 
-@pytest.mark.parametrize("signal", ["share", "reply", "url", "domain", "hashtag", "text", "like"])
+@pytest.mark.parametrize("signal", ["share", "reply", "url", "domain", "hashtag", "mention", "text", "like"])
 def test_signal_columns_are_all_the_engine_reads(signal):
     """A frame holding only signal_columns(signal) (what `coordetect network` loads) gives the same network."""
     narrow = SIGNAL_ROWS.select(signal_columns(signal))
@@ -234,5 +258,5 @@ def test_signal_columns_are_all_the_engine_reads(signal):
 
 
 def test_signal_names_treats_missing_columns_as_empty():
-    assert signal_names(SIGNAL_ROWS) == ["share", "reply", "url", "domain", "hashtag", "text", "like"]
+    assert signal_names(SIGNAL_ROWS) == ["share", "reply", "url", "domain", "hashtag", "mention", "text", "like"]
     assert signal_names(SIGNAL_ROWS.select(signal_columns("share"))) == ["share", "reply", "like"]

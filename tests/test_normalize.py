@@ -1,9 +1,9 @@
-"""URL, hashtag and text keys."""
+"""URL, hashtag, mention and text keys."""
 
 import polars as pl
 import pytest
 
-from features.normalize import normalize_hashtag, normalize_text, normalize_url
+from features.normalize import normalize_hashtag, normalize_mention, normalize_text, normalize_url
 
 
 def _one(expr_fn, value, **kw):
@@ -37,6 +37,11 @@ def test_tracking_params_are_configurable():
 @pytest.mark.parametrize(("raw", "key"), [("#MAGA", "maga"), ("maga", "maga"), (" #Vote ", "vote"), ("##x", "x"), ("Ünïcode", "ünïcode")])
 def test_hashtag_normalisation(raw, key):
     assert _one(normalize_hashtag, raw) == key
+
+
+@pytest.mark.parametrize(("raw", "key"), [("@Jane_Doe", "jane_doe"), ("jane_doe", "jane_doe"), (" @@X ", "x"), ("123456", "123456"), ("a@b", "a@b")])
+def test_mention_normalisation(raw, key):
+    assert _one(normalize_mention, raw) == key
 
 
 @pytest.mark.parametrize(

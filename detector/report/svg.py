@@ -20,6 +20,7 @@ SIGNAL_COLOURS = {
     "url": "#1f77b4",
     "domain": "#aec7e8",
     "hashtag": "#2ca02c",
+    "mention": "#98df8a",
     "copy": "#ff7f0e",
     "identity": "#17becf",
     "infrastructure": "#7f7f7f",
