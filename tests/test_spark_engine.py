@@ -42,7 +42,7 @@ def world(tmp_path_factory) -> Path:
 def test_every_signal_with_its_objects_and_the_viral_cap(spark, world):
     events = pl.read_parquet(world / "events.parquet")
     signals = signal_names(events)
-    assert {"share", "reply", "url", "domain", "hashtag", "text"} <= set(signals)
+    assert {"share", "reply", "url", "domain", "hashtag", "mention", "text"} <= set(signals)
     capped_somewhere = False
     for signal in signals:
         # A low cap makes some (object, window) buckets viral, so the cap is compared too.
