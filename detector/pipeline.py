@@ -50,7 +50,7 @@ from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.cohorts import template_burst_pairs
 from features.content import near_duplicate_groups
-from features.normalize import normalize_text
+from features.normalize import copy_text
 from features.infra import shared_infrastructure_pairs
 from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
 
@@ -200,12 +200,13 @@ def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence
 def copy_events(events: pl.DataFrame, *, min_text_chars: int, threshold: float) -> pl.DataFrame:
     """Texts as co-action events on their near-duplicate family: ``action`` 'copy', ``target`` the family.
 
-    Shares are left out (they copy their original; the share signal covers them),
-    and texts shorter than ``min_text_chars`` after normalisation (too short to be
-    a copy rather than a coincidence).
+    Texts are compared without their links (``copy_text``). Shares are left out
+    (they copy their original; the share signal covers them), and texts shorter
+    than ``min_text_chars`` after normalisation (too short to be a copy rather
+    than a coincidence).
     """
     texts = events.filter((pl.col("action") != "share") & pl.col("text").is_not_null()).select(
-        "account_id", "timestamp", normalize_text(pl.col("text")).alias("text")
+        "account_id", "timestamp", copy_text(pl.col("text")).alias("text")
     ).filter(pl.col("text").str.len_chars() >= min_text_chars)
     groups = near_duplicate_groups(texts["text"], threshold=threshold)
     return texts.join(groups, on="text", how="left").select(

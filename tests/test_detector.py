@@ -191,6 +191,26 @@ def test_copy_events_fold_small_edits_into_one_object():
     assert targets["a"] == targets["b"] != targets["d"]
 
 
+def test_copy_events_compare_texts_without_their_links():
+    """Twitter wraps each tweet's link in its own t.co address: a short text pasted twice still differs by it."""
+    rng = random.Random(1)
+    words = "river market garden train coffee rain music movie school city bread ocean summer winter bike book".split()
+    # Among thousands of texts the shared "https://t.co/" shingles are too common to count, and the codes differ.
+    others = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(3000)]
+    pasted = "Stop the steal, everyone come out"
+    texts = [f"{pasted} https://t.co/Xy12Ab34Cd", f"{pasted} https://t.co/Qr56St78Uv", "https://t.co/Zz99Yy88Xx", *others]
+    events = pl.DataFrame({
+        "account_id": ["a", "b", "c"] + [f"u{i}" for i in range(len(others))],
+        "timestamp": pl.Series(["2024-01-01T00:00:00"] * len(texts)).str.to_datetime(time_zone="UTC"),
+        "action": ["post"] * len(texts),
+        "text": texts,
+    })
+    copies = copy_events(events, min_text_chars=25, threshold=0.6)
+    targets = dict(zip(copies["account_id"], copies["target"]))
+    assert "c" not in targets  # a link alone is no text to copy
+    assert targets["a"] == targets["b"] == "stop the steal, everyone come out"
+
+
 def _with_late_member(events: pl.DataFrame, *, shares: int) -> pl.DataFrame:
     """The fixture plus ``late_ring``: it reshares ``shares`` of ring_1's shared posts five hours later (outside the window)."""
     copied = (
