@@ -30,17 +30,20 @@ from scipy.sparse.csgraph import connected_components
 from detector.cluster import index_pairs, pairs_inside
 from detector.config import Config
 from detector.scoring import EXCLUSIVE_STRANDS, FARM_FACTS, HOUSEHOLD, SCORE_CAPS, STRANDS, farm_strand, noisy_or
-from features.groups import OWN_COUNTS, own_objects_beyond_chance
+from features.groups import OWN_COUNTS, Popularity, own_objects_beyond_chance
 
 # ``FARM_FACTS`` (with the reading that gave them) and that reading's group.
 FARM_READINGS: dict[str, pl.DataType] = {**FARM_FACTS, "group": pl.Int64()}
 
 
-def farm_facts(labels: pl.DataFrame, ties: pl.DataFrame | None, wholes: WholeGroups, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
+def farm_facts(
+    labels: pl.DataFrame, ties: pl.DataFrame | None, wholes: WholeGroups, incidences: pl.DataFrame, config: Config, *, counts: Popularity | None = None
+) -> pl.DataFrame:
     """``FARM_FACTS`` per cluster with more than a household behind shared infrastructure (see ``detector.scoring``).
 
     ``ties`` (``tie_pairs``) and ``wholes`` (``whole_groups``) come from the shared devices, addresses and
-    sign-up templates once per run: every scoring pass reads the same ones.
+    sign-up templates once per run, and so may ``counts`` (``features.groups.popularity`` of ``incidences``):
+    every scoring pass reads the same ones.
 
     Three readings of "the group behind the cluster's infrastructure", the one
     with the stronger ``farm`` strand kept (``reading``): the largest group of
@@ -95,7 +98,7 @@ def farm_facts(labels: pl.DataFrame, ties: pl.DataFrame | None, wholes: WholeGro
     # The whole groups' own objects were counted once for the run; an inside group's are counted here, once
     # per distinct group.
     inside_keys = candidates.filter(pl.col("reading") == "inside").select("group").unique().sort("group")
-    inside_own = _own_counts(inside.join(inside_keys, on="group").select("account_id", pl.col("group").alias("key")), incidences, config)
+    inside_own = _own_counts(inside.join(inside_keys, on="group").select("account_id", pl.col("group").alias("key")), incidences, config, counts)
     own = pl.concat([inside_own.select(pl.lit("inside").alias("reading"), pl.col("key").alias("group"), "own_objects", "expected_own"), wholes.owned.drop("size")])
     scored = candidates.join(own, on=["reading", "group"], how="left").with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
     strand = farm_strand(scored["infra_group"].to_numpy(), scored["own_objects"].to_numpy(), scored["expected_own"].to_numpy())
@@ -111,7 +114,7 @@ def farm_facts(labels: pl.DataFrame, ties: pl.DataFrame | None, wholes: WholeGro
     )
 
 
-def _own_counts(accounts: pl.DataFrame, incidences: pl.DataFrame, config: Config) -> pl.DataFrame:
+def _own_counts(accounts: pl.DataFrame, incidences: pl.DataFrame, config: Config, counts: Popularity | None) -> pl.DataFrame:
     """``key, own_objects, expected_own``: the own objects against chance (``own_objects_beyond_chance``, at the
     group test's settings) of each group of ``accounts`` (``account_id, key``; an account may be in several)."""
     cfg = config.detector
@@ -120,7 +123,7 @@ def _own_counts(accounts: pl.DataFrame, incidences: pl.DataFrame, config: Config
     # Keyed like the pipeline's compact incidences (``detector.pipeline._compact_keys``: categorical account ids).
     groups = accounts.select(pl.col("account_id").cast(pl.Categorical), pl.col("key").alias("cluster_id"))
     return own_objects_beyond_chance(
-        incidences, groups, max_object_accounts=cfg.max_object_accounts, min_lift=cfg.min_lift, min_share=cfg.group_min_share
+        incidences, groups, max_object_accounts=cfg.max_object_accounts, min_lift=cfg.min_lift, min_share=cfg.group_min_share, counts=counts
     ).rename({"cluster_id": "key"})
 
 
@@ -142,7 +145,9 @@ class WholeGroups:
     owned: pl.DataFrame
 
 
-def whole_groups(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | None, incidences: pl.DataFrame, config: Config) -> WholeGroups:
+def whole_groups(
+    infrastructure: pl.DataFrame | None, identity: pl.DataFrame | None, incidences: pl.DataFrame, config: Config, *, counts: Popularity | None = None
+) -> WholeGroups:
     """The ``WholeGroups`` of these tie pairs, each larger than a household counted against ``incidences`` once.
 
     The two kinds of tie are kept apart, so one household address that a batch's account shares with its family
@@ -159,7 +164,7 @@ def whole_groups(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | N
         .with_row_index("key")
         .with_columns(pl.col("key").cast(pl.Int64))
     )
-    own = _own_counts(grouped.join(keys, on=["reading", "group"]).select("account_id", "key"), incidences, config)
+    own = _own_counts(grouped.join(keys, on=["reading", "group"]).select("account_id", "key"), incidences, config, counts)
     owned = (
         keys.join(own, on="key", how="left")
         .select("reading", "group", "size", pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))

@@ -52,7 +52,7 @@ from features.cohorts import template_burst_pairs
 from features.content import near_duplicate_groups
 from features.normalize import copy_text
 from features.infra import shared_infrastructure_pairs
-from features.groups import INCIDENCES, JOINS, MEMBERS, group_joins, group_members, on_objects
+from features.groups import INCIDENCES, JOINS, MEMBERS, Popularity, group_joins, group_members, on_objects, popularity
 
 log = logging.getLogger(__name__)
 
@@ -378,13 +378,14 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     frames, hashed = _compact_keys(frames)
     evidence.incidences = [on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)]
     del frames
+    counts = popularity(evidence.incidences[0])  # once: every farm reading and the group test count against them
 
     ties = tie_pairs(evidence.infrastructure, evidence.identity)
-    wholes = whole_groups(evidence.infrastructure, evidence.identity, evidence.incidences[0], config)
+    wholes = whole_groups(evidence.infrastructure, evidence.identity, evidence.incidences[0], config, counts=counts)
 
     def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         coacted = coacted_objects(labels, evidence.objects)
-        farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config)
+        farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config, counts=counts)
         exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
         facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
@@ -433,7 +434,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         labels = regrouped
     compact_coacted = _compact_coacted(coacted, hashed)
     evidence.report("score: group test")
-    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, config, ties)
+    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, counts, config, ties)
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
@@ -533,7 +534,13 @@ def content_groups(
 
 
 def _expand(
-    labels: pl.DataFrame, scored: pl.DataFrame, evidence: _Evidence, coacted: pl.DataFrame, config: Config, ties: pl.DataFrame | None
+    labels: pl.DataFrame,
+    scored: pl.DataFrame,
+    evidence: _Evidence,
+    coacted: pl.DataFrame,
+    counts: Popularity,
+    config: Config,
+    ties: pl.DataFrame | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Labels after the group test has checked the flagged clusters' members and grown them; the joins; the members dropped.
 
@@ -571,6 +578,7 @@ def _expand(
             min_objects=cfg.min_objects,
             min_share=cfg.group_min_share,
             coacted=coacted,
+            counts=counts,
         )
         if ties is not None:
             tied = tied_to_most(ties, labels, flagged)["account_id"].implode()
@@ -590,6 +598,7 @@ def _expand(
             min_lift=cfg.min_lift,
             min_share=cfg.group_min_share,
             coacted=coacted,
+            counts=counts,
         )
         if joins.is_empty():
             break

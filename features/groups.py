@@ -54,6 +54,8 @@ whose hits are not far beyond chance either) is not part of it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 from scipy.stats import binom, poisson
@@ -99,6 +101,31 @@ def on_objects(incidences: pl.DataFrame) -> pl.DataFrame:
     return incidences.select(kind, "object", "account_id").unique()
 
 
+@dataclass(frozen=True)
+class Popularity:
+    """Whole-period counts of the incidences that every group's test reads (``popularity``).
+
+    They depend on the incidences alone, not on the groups, so a run that tests
+    many sets of groups against the same incidences counts them once: each
+    object's count was most of a test's time at 10M events (0.9 s of 2 s).
+    """
+
+    objects: pl.DataFrame  # signal, object, object_accounts: each object's distinct actors
+    totals: pl.DataFrame  # signal, total: each signal's (account, object) acts
+    sizes: pl.DataFrame  # signal, object_accounts, objects: how many objects have that many actors
+
+
+def popularity(incidences: pl.DataFrame) -> Popularity:
+    """The ``Popularity`` of ``incidences`` (``INCIDENCES``; post signals merged as the tests merge them)."""
+    incidences = _on_objects(incidences)
+    objects = incidences.group_by("signal", "object").agg(pl.len().cast(pl.Int64).alias("object_accounts"))
+    return Popularity(
+        objects=objects,
+        totals=incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total")),
+        sizes=objects.group_by("signal", "object_accounts").agg(pl.len().alias("objects")),
+    )
+
+
 def group_objects(
     incidences: pl.DataFrame,
     labels: pl.DataFrame,
@@ -107,24 +134,25 @@ def group_objects(
     min_lift: float,
     min_share: float = 0.5,
     coacted: pl.DataFrame | None = None,
+    counts: Popularity | None = None,
 ) -> pl.DataFrame:
     """``cluster_id, signal, object, object_accounts, members``: each group's own objects (step 1 of the module docstring).
 
     ``coacted`` (``cluster_id, signal, object``), when given, limits each group's
-    objects to those (the objects its members co-acted on).
+    objects to those (the objects its members co-acted on). ``counts``, when
+    given, is ``popularity(incidences)``, counted once by the caller.
     """
     incidences = _on_objects(incidences)
-    popular = incidences.group_by("signal", "object").agg(pl.len().cast(pl.Int64).alias("object_accounts"))
-    totals = incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total"))
+    counts = popularity(incidences) if counts is None else counts
     acting = incidences.join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
-    share = acting.group_by("cluster_id", "signal").agg(pl.len().alias("member_actions")).join(totals, on="signal").with_columns(
+    share = acting.group_by("cluster_id", "signal").agg(pl.len().alias("member_actions")).join(counts.totals, on="signal").with_columns(
         (pl.col("member_actions") / pl.col("total")).alias("share")
     )
     owned = (
         acting.group_by("cluster_id", "signal", "object")
         .agg(pl.len().cast(pl.Int64).alias("members"))
         .filter(pl.col("members") >= 2)
-        .join(popular, on=["signal", "object"])
+        .join(counts.objects, on=["signal", "object"])
         .filter(pl.col("object_accounts") <= max_object_accounts)
         .join(share.select("cluster_id", "signal", "share"), on=["cluster_id", "signal"])
         .filter(
@@ -154,24 +182,25 @@ def group_joins(
     min_lift: float,
     min_share: float = 0.5,
     coacted: pl.DataFrame | None = None,
+    counts: Popularity | None = None,
 ) -> pl.DataFrame:
     """``JOINS`` rows: accounts outside every one of ``groups`` that act on one group's objects far beyond chance.
 
     ``incidences``: ``signal, object, account_id``, one row per account and
     object it acted on (whole period). ``labels``: ``account_id, cluster_id``.
     Each account appears at most once, with the group it passes for with the
-    smallest p-value (see the module docstring).
+    smallest p-value (see the module docstring). ``counts``: as in ``group_objects``.
     """
     incidences = _on_objects(incidences)
     chosen = labels.filter(pl.col("cluster_id").is_in(groups))
     if chosen.is_empty() or incidences.is_empty():
         return pl.DataFrame(schema=JOINS)
+    counts = popularity(incidences) if counts is None else counts
     owned = group_objects(
-        incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, coacted=coacted
+        incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, coacted=coacted, counts=counts
     )
-    totals = incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total"))
     q = owned.group_by("cluster_id", "signal").agg(pl.col("object_accounts").sum().cast(pl.Float64).alias("hit")).join(
-        totals, on="signal"
+        counts.totals, on="signal"
     ).select("cluster_id", "signal", (pl.col("hit") / pl.col("total")).alias("q"))
     activity = incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n"))
     outside = activity.join(chosen, on="account_id", how="anti")
@@ -227,6 +256,7 @@ def group_members(
     min_objects: int,
     min_share: float = 0.5,
     coacted: pl.DataFrame | None = None,
+    counts: Popularity | None = None,
 ) -> pl.DataFrame:
     """``MEMBERS`` rows: every member of ``groups`` that has own objects, and whether it is ``kept``.
 
@@ -246,14 +276,15 @@ def group_members(
     objects far beyond chance and stays; a member with little activity in
     those signals (the core account that only writes the posts the others
     share) cannot fail. ``expected`` is ``M``, ``chance`` is ``E``. Groups
-    without such objects are not listed.
+    without such objects are not listed. ``counts``: as in ``group_objects``.
     """
     incidences = _on_objects(incidences)
     chosen = labels.filter(pl.col("cluster_id").is_in(groups))
     if chosen.is_empty() or incidences.is_empty():
         return pl.DataFrame(schema=MEMBERS)
+    counts = popularity(incidences) if counts is None else counts
     owned = group_objects(
-        incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, coacted=coacted
+        incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, coacted=coacted, counts=counts
     ).filter(pl.col("members") >= 3)
     members = chosen.join(owned.select("cluster_id").unique(), on="cluster_id", how="semi")
     activity = members.join(incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n")), on="account_id")
@@ -268,9 +299,8 @@ def group_members(
         .group_by("cluster_id", "signal")
         .agg((pl.col("k").fill_null(0.0).sum() / pl.col("n").sum()).alias("r"))
     )
-    totals = incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total"))
     q = owned.group_by("cluster_id", "signal").agg(pl.col("object_accounts").sum().cast(pl.Float64).alias("hit")).join(
-        totals, on="signal"
+        counts.totals, on="signal"
     ).select("cluster_id", "signal", (pl.col("hit") / pl.col("total")).alias("q"))
     expected = (
         activity.join(rate, on=["cluster_id", "signal"])
@@ -308,6 +338,7 @@ def own_objects_beyond_chance(
     max_object_accounts: int,
     min_lift: float,
     min_share: float = 0.5,
+    counts: Popularity | None = None,
 ) -> pl.DataFrame:
     """``OWN_COUNTS`` rows, one per group of ``labels``: its own objects (whole period) and how many chance predicts.
 
@@ -315,22 +346,21 @@ def own_objects_beyond_chance(
     ``expected_own`` sums, over every object of at most ``max_object_accounts``
     actors, the probability that it passes the same three conditions when each
     of its ``d`` actors is a member with probability ``c`` (the members' share of
-    the signal's actions); see the module docstring.
+    the signal's actions); see the module docstring. ``counts``: as in ``group_objects``.
     """
     chosen = labels.filter(pl.col("cluster_id") >= 0)
     if chosen.is_empty() or incidences.is_empty():
         return pl.DataFrame(schema=OWN_COUNTS)
     incidences = _on_objects(incidences)
-    owned = group_objects(incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share)
-    counts = owned.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("own_objects"))
-    popular = incidences.group_by("signal", "object").agg(pl.len().cast(pl.Int64).alias("d"))
-    totals = incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total"))
-    sizes = popular.filter((pl.col("d") >= 2) & (pl.col("d") <= max_object_accounts)).group_by("signal", "d").agg(pl.len().alias("objects"))
+    counts = popularity(incidences) if counts is None else counts
+    owned = group_objects(incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, counts=counts)
+    own = owned.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("own_objects"))
+    sizes = counts.sizes.rename({"object_accounts": "d"}).filter((pl.col("d") >= 2) & (pl.col("d") <= max_object_accounts))
     share = (
         incidences.join(chosen, on="account_id")
         .group_by("cluster_id", "signal")
         .agg(pl.len().alias("member_actions"))
-        .join(totals, on="signal")
+        .join(counts.totals, on="signal")
         .select("cluster_id", "signal", (pl.col("member_actions") / pl.col("total")).alias("c"))
     )
     cells = share.join(sizes, on="signal").sort("cluster_id", "signal", "d")
@@ -343,7 +373,7 @@ def own_objects_beyond_chance(
     return (
         chosen.select("cluster_id")
         .unique()
-        .join(counts, on="cluster_id", how="left")
+        .join(own, on="cluster_id", how="left")
         .join(expected, on="cluster_id", how="left")
         .with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
         .sort("cluster_id")
