@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.groups import JOINS, MEMBERS, benjamini_hochberg_of, group_joins, group_members, group_objects
+from features.groups import JOINS, MEMBERS, benjamini_hochberg_of, group_joins, group_members, group_objects, own_objects_beyond_chance, popularity
 
 GROUP = [f"g{i}" for i in range(10)]
 
@@ -48,6 +48,18 @@ def test_a_late_member_joins_and_a_viral_fan_does_not():
     assert joins["account_id"].to_list() == ["late"]
     row = joins.row(0, named=True)
     assert row["cluster_id"] == 0 and row["objects"] == 6 and row["expected"] < 1.0 and row["p_value"] < 1e-3
+
+
+def test_popularity_counted_once_gives_the_same_answers():
+    """The pipeline counts the incidences' popularity once and hands it to every test; each test counts it alone otherwise."""
+    incidences, labels = _incidences()
+    counts = popularity(incidences)
+    assert _joins(incidences, labels, counts=counts).equals(_joins(incidences, labels))
+    params = dict(max_object_accounts=1000, min_lift=5.0, min_share=0.5)
+    assert own_objects_beyond_chance(incidences, labels, counts=counts, **params).equals(own_objects_beyond_chance(incidences, labels, **params))
+    checked = dict(groups=[0], level=0.01, fdr=0.01, min_objects=2, **params)
+    assert group_members(incidences, labels, counts=counts, **checked).equals(group_members(incidences, labels, **checked))
+    assert counts.objects.filter(pl.col("object") == "viral")["object_accounts"].item() == 161  # 150 organic, 10 members, the fan
 
 
 def test_the_groups_objects_are_its_own_not_the_viral_post():

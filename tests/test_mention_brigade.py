@@ -57,13 +57,16 @@ def _world(seed: int = 3) -> pl.DataFrame:
     for account in rng.sample(ORGANIC, 5):
         post(account, at(rng.uniform(0, 30), 0), ["reporter_x"])
     # The brigade: twelve waves, four or five of its six accounts tag the reporter within a quarter of an hour.
-    for wave in range(12):
+    for _ in range(12):
         moment = at(rng.uniform(0, 29), rng.uniform(8, 22))
         for account in rng.sample(BRIGADE, rng.randint(4, 5)):
             post(account, moment + timedelta(minutes=rng.uniform(0, 15)), ["reporter_x"])
     frame = pl.DataFrame(
         rows,
-        schema={"account_id": pl.String, "timestamp": pl.Datetime("us", "UTC"), "action": pl.String, "target": pl.String, "text": pl.String, "mentions": pl.List(pl.String)},
+        schema={
+            "account_id": pl.String, "timestamp": pl.Datetime("us", "UTC"), "action": pl.String,
+            "target": pl.String, "text": pl.String, "mentions": pl.List(pl.String),
+        },
     ).with_columns(pl.col("mentions").fill_null([]))
     return conform(frame.sort("timestamp", "account_id"), EVENTS)
 
