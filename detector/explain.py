@@ -11,6 +11,7 @@ shows as such.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,7 @@ import polars as pl
 from detector.errors import UsageError
 from detector.io import read_output_table
 from detector.scoring import describe_gap
+from features.coaction import DAILY_SIGNALS, name_and_day
 
 TOP_PARTNERS = 10
 OBJECTS_PER_PARTNER = 3
@@ -119,6 +121,15 @@ def _traits(features: pl.DataFrame, account_id: str, accounts: pl.DataFrame, clu
     return sorted(out, key=lambda t: (-t["share"], t["feature"]))[:TOP_TRAITS]
 
 
+def _readable(signal: str, obj: str) -> str:
+    """An object as an analyst reads it: a site or a mentioned account on a date, not a day number."""
+    found = name_and_day(obj) if signal in DAILY_SIGNALS else None
+    if found is None:
+        return obj
+    name, day = found
+    return f"{name} on {date(1970, 1, 1) + timedelta(days=day)}"
+
+
 def render_text(facts: dict) -> str:
     """The plain-text form an analyst reads."""
     a = facts["account"]
@@ -141,7 +152,8 @@ def render_text(facts: dict) -> str:
             where = f"cluster {partner_cluster}"
         lines.append(f"  {link['partner']}  strength {link['strength']:.2f}  {'+'.join(link['signals'])}  ({where})")
         for o in link["shared"]:
-            text = o["object"] if len(o["object"]) <= 80 else o["object"][:77] + "..."
+            text = _readable(o["signal"], o["object"])
+            text = text if len(text) <= 80 else text[:77] + "..."
             lines.append(f"    {o['signal']}: {text!r}  gap {describe_gap(o['gap_s'])}, {o['object_accounts']} accounts acted on it")
         more = link.get("n_objects", 0) - len(link["shared"])
         if more > 0:

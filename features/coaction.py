@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -76,7 +77,9 @@ _NOT_OWN_MENTIONS = ("share", "reply")
 _US_PER_S = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_S
 # A ``domain`` or ``mention`` object is a name, this mark, and the day: ``site.com@19000``, ``jane_doe@19000``.
+DAILY_SIGNALS = ("domain", "mention")
 _DAY_MARK = "@"
+_DAY_SUFFIX = f"{_DAY_MARK}(-?[0-9]+)$"
 _PAIR_SHIFT = 1 << 32  # account codes fit in 32 bits (polars' row index does)
 
 log = logging.getLogger(__name__)
@@ -165,7 +168,13 @@ def signal_columns(signal: str) -> tuple[str, ...]:
 
 def site_of(domain_object: pl.Expr) -> pl.Expr:
     """The site of a ``domain`` object: ``site.com@19000`` -> ``site.com``."""
-    return domain_object.str.replace(f"{_DAY_MARK}-?[0-9]+$", "")
+    return domain_object.str.replace(_DAY_SUFFIX, "")
+
+
+def name_and_day(daily_object: str) -> tuple[str, int] | None:
+    """The name and the day (counted from 1970) of a ``DAILY_SIGNALS`` object, ``None`` for another string."""
+    found = re.search(_DAY_SUFFIX, daily_object)
+    return (daily_object[: found.start()], int(found[1])) if found else None
 
 
 def _on_day(name: pl.Expr) -> pl.Expr:

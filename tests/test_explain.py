@@ -86,3 +86,22 @@ def test_traits_rank_against_all_accounts_and_the_cluster():
     low = _traits(features, "a000", accounts, -1)
     assert [(t["feature"], t["side"], t["share"], t["cluster_median_share"]) for t in low] == [("timing__hour_entropy", "below", 0.99, None)]
     assert _traits(features, "a050", accounts, -1) == []
+
+
+def test_a_site_or_an_account_on_one_day_reads_as_a_date():
+    from detector.explain import render_text
+
+    shared = [
+        {"signal": "mention", "object": "reporter_x@19851", "gap_s": 162.0, "object_accounts": 4},
+        {"signal": "domain", "object": "site.com@0", "gap_s": 5.0, "object_accounts": 2},
+        {"signal": "hashtag", "object": "vote@2024", "gap_s": 5.0, "object_accounts": 9},  # a tag keeps its name
+    ]
+    facts = {
+        "account": {"account_id": "a", "flagged": True, "evidence": "flagged"},
+        "cluster": None,
+        "links": [{"partner": "b", "strength": 1.5, "signals": ["mention"], "cluster_id": 0, "same_cluster": True, "shared": shared, "n_objects": 3}],
+    }
+    text = render_text(facts)
+    assert "mention: 'reporter_x on 2024-05-08'" in text
+    assert "domain: 'site.com on 1970-01-01'" in text
+    assert "hashtag: 'vote@2024'" in text
