@@ -378,14 +378,14 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     frames, hashed = _compact_keys(frames)
     evidence.incidences = [on_objects(pl.concat(frames)) if frames else pl.DataFrame(schema=INCIDENCES)]
     del frames
-    counts = popularity(evidence.incidences[0])  # once: every farm reading and the group test count against them
+    popular = popularity(evidence.incidences[0])  # once: every farm reading and the group test count against them
 
     ties = tie_pairs(evidence.infrastructure, evidence.identity)
-    wholes = whole_groups(evidence.infrastructure, evidence.identity, evidence.incidences[0], config, counts=counts)
+    wholes = whole_groups(evidence.infrastructure, evidence.identity, evidence.incidences[0], config, counts=popular)
 
     def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         coacted = coacted_objects(labels, evidence.objects)
-        farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config, counts=counts)
+        farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config, counts=popular)
         exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
         facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
@@ -434,7 +434,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         labels = regrouped
     compact_coacted = _compact_coacted(coacted, hashed)
     evidence.report("score: group test")
-    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, counts, config, ties)
+    labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, popular, config, ties)
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
