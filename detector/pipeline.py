@@ -49,8 +49,7 @@ from detector.scoring import NOT_COACTION, cluster_facts, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.cohorts import template_burst_pairs
-from features.content import near_duplicate_groups
-from features.normalize import copy_text
+from features.content import copy_candidates, near_duplicate_groups
 from features.infra import shared_infrastructure_pairs
 from features.groups import INCIDENCES, JOINS, MEMBERS, Popularity, group_joins, group_members, on_objects, popularity
 
@@ -200,14 +199,10 @@ def _coaction_evidence(events: pl.DataFrame, config: Config, evidence: _Evidence
 def copy_events(events: pl.DataFrame, *, min_text_chars: int, threshold: float) -> pl.DataFrame:
     """Texts as co-action events on their near-duplicate family: ``action`` 'copy', ``target`` the family.
 
-    Texts are compared without their links (``copy_text``). Shares are left out
-    (they copy their original; the share signal covers them), and texts shorter
-    than ``min_text_chars`` after normalisation (too short to be a copy rather
-    than a coincidence).
+    The texts are ``features.content.copy_candidates``: no shares, no links, at
+    least ``min_text_chars`` long.
     """
-    texts = events.filter((pl.col("action") != "share") & pl.col("text").is_not_null()).select(
-        "account_id", "timestamp", copy_text(pl.col("text")).alias("text")
-    ).filter(pl.col("text").str.len_chars() >= min_text_chars)
+    texts = copy_candidates(events, min_text_chars=min_text_chars, columns=("account_id", "timestamp"))
     groups = near_duplicate_groups(texts["text"], threshold=threshold)
     return texts.join(groups, on="text", how="left").select(
         "account_id", "timestamp", pl.lit(COPY_SIGNAL).alias("action"), pl.col("group").alias("target")

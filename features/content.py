@@ -6,7 +6,8 @@ edits, the classic trace of a shared script); how varied its links and
 hashtags are; how many apps it posts from.
 
 Near-duplicates are found with MinHash LSH over byte shingles of the
-normalised text (``normalize_text``), all in numpy/polars:
+normalised text without its links (``copy_candidates``: the texts the
+detector's ``copy`` signal compares), all in numpy/polars:
 
 - every distinct text is hashed once; its ``shingle_size``-byte windows are
   hashed with a vectorised polynomial hash and a 64-bit mixer;
@@ -60,7 +61,7 @@ import pyarrow as pa
 
 from detector.schema import KNOWN_ACTIONS
 from features import base
-from features.normalize import normalize_hashtag, normalize_text, normalize_url
+from features.normalize import copy_text, normalize_hashtag, normalize_url
 
 log = logging.getLogger(__name__)
 
@@ -435,16 +436,24 @@ def _merged(family: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- texts to accounts
 
 
+def copy_candidates(events: pl.DataFrame, *, min_text_chars: int, columns: tuple[str, ...] = ("account_id",)) -> pl.DataFrame:
+    """``columns`` and ``text``: the texts compared for copies, keyed ``copy_text``.
+
+    Shares are left out (a share copies its original; the share signal covers
+    it). Links are taken out: Twitter gives each tweet's link its own t.co
+    address, so the same text pasted twice differs by it. Texts shorter than
+    ``min_text_chars`` after that are left out (short phrases are shared by
+    chance). The per-account features, the detector's ``copy`` signal and the
+    report all read texts through this, so they agree on what a copy is.
+    """
+    return events.filter((pl.col("action") != "share") & pl.col("text").is_not_null()).select(
+        *columns, copy_text(pl.col("text")).alias("text")
+    ).filter(pl.col("text").str.len_chars() >= min_text_chars)
+
+
 def _texts(events: pl.DataFrame, min_text_chars: int) -> pl.DataFrame:
-    """Distinct (account_id, text) of non-share events, normalised, at least ``min_text_chars`` characters."""
-    return (
-        events.lazy()
-        .filter((pl.col("action") != "share") & pl.col("account_id").is_not_null())
-        .select("account_id", normalize_text(pl.col("text")).alias("text"))
-        .filter(pl.col("text").str.len_chars() >= min_text_chars)
-        .unique()
-        .collect()
-    )
+    """Distinct (account_id, text) of ``copy_candidates``."""
+    return copy_candidates(events.filter(pl.col("account_id").is_not_null()), min_text_chars=min_text_chars).unique()
 
 
 def _near_text_pairs(texts: pl.Series, params: NearDupParams) -> pl.DataFrame:
@@ -734,11 +743,7 @@ class ContentBuilder:
     @staticmethod
     def _text_features(events: pl.DataFrame, params: NearDupParams) -> pl.DataFrame:
         """Own repeats, and near-duplicates of other accounts' texts."""
-        texts = (
-            events.filter(pl.col("action") != "share")
-            .select("account_id", normalize_text(pl.col("text")).alias("text"))
-            .filter(pl.col("text").str.len_chars() >= params.min_text_chars)
-        )
+        texts = copy_candidates(events, min_text_chars=params.min_text_chars)
         own = texts.group_by("account_id").agg((1.0 - pl.col("text").n_unique() / pl.len()).alias("dup_text_ratio"))
         usage = texts.unique()
         if usage.height == 0:

@@ -45,6 +45,20 @@ def test_one_word_edit_is_a_near_duplicate_and_other_text_is_not():
     assert _row(out, "c")["near_dup_share"] == 0.0
 
 
+def test_texts_that_differ_only_by_their_links_are_copies():
+    """Twitter wraps each tweet's link in its own t.co address: the detector's copy signal compares texts without links, and so do the features."""
+    pasted = "Stop the steal, everyone come out"
+    events = _events(
+        account_id=["a", "a", "b", "c"],
+        text=[f"{pasted} https://t.co/Xy12Ab34Cd", f"{pasted} https://t.co/Qr56St78Uv", f"{pasted} https://t.co/Mn90Op12Qr", "https://t.co/Zz99Yy88Xx"],
+    )
+    assert near_duplicate_pairs(events).to_dicts() == [{"source": "a", "target": "b", "n_texts": 1}]
+    out = ContentBuilder().build(events)
+    assert _row(out, "a")["dup_text_ratio"] == pytest.approx(0.5)  # the same text twice, with two links
+    assert _row(out, "b")["near_dup_share"] == 1.0
+    assert _row(out, "c")["near_dup_share"] == 0.0  # a link alone is no text
+
+
 def test_identical_text_by_two_accounts_counts_once_and_own_repeats_do_not_pair():
     events = _events(account_id=["a", "b", "b", "c", "c"], text=[BASE, BASE, "@x " + BASE.upper(), BASE + " !!", BASE + " !!"])
     pairs = near_duplicate_pairs(events, threshold=0.85)

@@ -97,3 +97,21 @@ def test_a_run_with_nothing_flagged_says_so(tmp_path):
     assert run("score", events, "--quiet", "--out", tmp_path / "o") == 0
     page = (tmp_path / "o" / "report.html").read_text()
     assert "No cluster scored above the threshold." in page and '<section class="card"' not in page
+
+
+def test_copy_events_find_the_detectors_families_in_texts_with_links():
+    """The report rebuilds copy families the way the detector named them: a text pasted with another t.co link each time is one family."""
+    from detector.config import Config
+    from detector.report.build import _copy_events
+
+    pasted = "Stop the steal, everyone come out"
+    members = pl.DataFrame({
+        "event": ["e1", "e2", "e3"],
+        "account_id": ["a", "b", "b"],
+        "timestamp": pl.Series(["2024-01-01T00:00:00", "2024-01-01T00:01:00", "2024-01-01T00:02:00"]).str.to_datetime(time_zone="UTC"),
+        "action": ["post", "post", "share"],
+        "text": [f"{pasted} https://t.co/Xy12Ab34Cd", f"{pasted} https://t.co/Qr56St78Uv", f"{pasted} https://t.co/Mn90Op12Qr"],
+    })
+    family = "stop the steal, everyone come out"  # the detector's name: copy_text of the pasted text
+    copies = _copy_events(members, pl.Series([family]), Config())
+    assert copies.select("event", "object").rows() == [("e1", family), ("e2", family)]  # the share copies its original

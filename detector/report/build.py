@@ -22,8 +22,7 @@ import polars as pl
 from detector.config import Config
 from detector.report import svg
 from features.coaction import signal_events
-from features.content import near_duplicate_groups
-from features.normalize import normalize_text
+from features.content import copy_candidates, near_duplicate_groups
 
 MAX_CARDS = 60
 DRAWN_MEMBERS = 60
@@ -186,14 +185,15 @@ def _shared_events(member_events: pl.DataFrame, inside: pl.DataFrame, config: Co
 def _copy_events(member_events: pl.DataFrame, families: pl.Series, config: Config) -> pl.DataFrame:
     """Members' texts that fall in a near-duplicate family of a copied text that linked the cluster.
 
-    The detector names each family by its smallest normalised text over the whole
-    data set; here the families are rebuilt over the members' texts plus those
-    names, and a text counts when its family holds one of them.
+    The detector names each family by its smallest text over the whole data set
+    (``copy_candidates``' keys: normalised, without links); here the families are
+    rebuilt over the members' texts, read the same way, plus those names, and a
+    text counts when its family holds one of them.
     """
     cfg = config.detector
-    texts = member_events.filter((pl.col("action") != "share") & pl.col("text").is_not_null()).select(
-        "event", "account_id", pl.col("timestamp").dt.epoch("us").alias("ts"), normalize_text(pl.col("text")).alias("text")
-    ).filter(pl.col("text").str.len_chars() >= cfg.min_text_chars)
+    texts = copy_candidates(member_events, min_text_chars=cfg.min_text_chars, columns=("event", "account_id", "timestamp")).select(
+        "event", "account_id", pl.col("timestamp").dt.epoch("us").alias("ts"), "text"
+    )
     groups = near_duplicate_groups(pl.concat([texts["text"], families]), threshold=cfg.near_duplicate_threshold)
     named = groups.filter(pl.col("text").is_in(families.implode())).select("group", pl.col("text").alias("object"))
     return (
