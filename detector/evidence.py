@@ -46,8 +46,15 @@ def cluster_evidence(
     copy: pl.DataFrame | None,
     infrastructure: pl.DataFrame | None,
     identity: pl.DataFrame | None,
+    *,
+    runs: pl.DataFrame | None = None,
+    run_window_s: int = 86_400,
 ) -> pl.DataFrame:
-    """``cluster_id, evidence``: strongest co-action signals with figures, then shared traits."""
+    """``cluster_id, evidence``: strongest co-action signals with figures, then shared traits.
+
+    ``runs`` (``features.cohorts.RUN_MEMBERS``): members created within ``run_window_s`` of other members of
+    their cluster far beyond chance.
+    """
     parts: dict[int, list[tuple[float, str]]] = {cid: [] for cid in scored["cluster_id"].to_list()}
     for objects in coaction_objects:
         if objects.is_empty():
@@ -70,6 +77,11 @@ def cluster_evidence(
         for row in _members_touched(pairs, labels).iter_rows(named=True):
             if row["cluster_id"] in parts:
                 parts[row["cluster_id"]].append((-1.0, f"{row['touched']} of {sizes[row['cluster_id']]} {phrase}"))
+    if runs is not None:
+        for row in runs.group_by("cluster_id").agg(pl.len().alias("runs")).sort("cluster_id").iter_rows(named=True):
+            if row["cluster_id"] in parts:
+                text = f"{row['runs']} of {sizes[row['cluster_id']]} were created within {describe_gap(run_window_s)} of other members, far beyond chance"
+                parts[row["cluster_id"]].append((-1.0, text))
     if {"infra_group", "own_objects", "expected_own"} <= set(scored.columns):
         for row in scored.filter(pl.col("infra_group") > 0).iter_rows(named=True):
             group = f"the {row['infra_group']:,} linked through shared addresses, devices or a handle template"

@@ -48,7 +48,7 @@ from detector.farms import both_flagged_rejoined, farm_carve, farm_facts, farm_p
 from detector.scoring import NOT_COACTION, cluster_facts, score_clusters
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
-from features.cohorts import template_burst_pairs
+from features.cohorts import RUN_MEMBERS, sign_up_runs, template_burst_pairs
 from features.content import copy_candidates, near_duplicate_groups
 from features.infra import shared_infrastructure_pairs
 from features.groups import INCIDENCES, JOINS, MEMBERS, Popularity, group_joins, group_members, on_objects, popularity
@@ -110,6 +110,7 @@ class _Evidence:
     copy: pl.DataFrame | None = None
     infrastructure: pl.DataFrame | None = None
     identity: pl.DataFrame | None = None
+    created: pl.DataFrame | None = None  # account_id, t: creation times (epoch s), for sign-up runs
     capped_events: int = 0
     report: Report = silent
     engine: Engine = POLARS  # where co-action runs (detector.engines)
@@ -299,6 +300,12 @@ def _infrastructure_evidence(events: pl.DataFrame, config: Config, evidence: _Ev
 
 
 def _identity_evidence(accounts: pl.DataFrame | None, config: Config, evidence: _Evidence) -> None:
+    if accounts is not None and "created_at" in accounts.columns:
+        evidence.created = (
+            accounts.filter(pl.col("created_at").is_not_null())
+            .unique("account_id", keep="first")
+            .select("account_id", pl.col("created_at").dt.epoch("s").alias("t"))
+        )
     if accounts is None or not {"handle", "created_at"} <= set(accounts.columns):
         return
     cfg = config.detector
@@ -382,7 +389,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         coacted = coacted_objects(labels, evidence.objects)
         farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config, counts=popular)
         exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
-        facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence), exclusivity, farm)
+        facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence, config), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
 
     def rejudge(before: pl.DataFrame, after: pl.DataFrame, judged: tuple[pl.DataFrame, ...]) -> tuple[pl.DataFrame, ...]:
@@ -433,7 +440,10 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     evidence.report("score: evidence and tables")
     sizes = labels.filter(pl.col("cluster_id") >= 0).group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("n_accounts"))
     scored = scored.drop("n_accounts").join(sizes, on="cluster_id")  # a cluster the group test emptied is gone
-    cluster_text = cluster_evidence(scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity)
+    cluster_text = cluster_evidence(
+        scored, labels, evidence.objects, evidence.copy, evidence.infrastructure, evidence.identity,
+        runs=_run_members(labels, evidence, config), run_window_s=config.detector.cohort_s,
+    )
     clusters = (
         scored.join(cluster_text, on="cluster_id", how="left")
         .select("cluster_id", "n_accounts", "score", "flagged", pl.col("evidence").fill_null(""))
@@ -644,17 +654,27 @@ def _categorical_ids(labels: pl.DataFrame) -> pl.DataFrame:
     return labels.with_columns(pl.col("account_id").cast(pl.Categorical))
 
 
-def _member_flags(labels: pl.DataFrame, evidence: _Evidence) -> pl.DataFrame:
-    """Per clustered account: 1.0 when it shares identity / infrastructure / copied texts with a member of its cluster."""
+def _member_flags(labels: pl.DataFrame, evidence: _Evidence, config: Config) -> pl.DataFrame:
+    """Per clustered account: 1.0 when it shares identity / infrastructure / copied texts with a member of its cluster.
+
+    Identity is a handle template within a creation cohort, or a sign-up run with other members (``_run_members``).
+    """
     out = labels.filter(pl.col("cluster_id") >= 0)
+    runs = _run_members(labels, evidence, config)["account_id"]
     for name, pairs in (("identity", evidence.identity), ("infrastructure", evidence.infrastructure), ("copy", evidence.copy)):
-        if pairs is None or pairs.is_empty():
-            out = out.with_columns(pl.lit(0.0).alias(name))
-            continue
-        inside = pairs_inside(pairs.select("source", "target"), labels)
-        members = pl.concat([inside["source"], inside["target"]]).unique()
+        members = runs if name == "identity" else pl.Series(dtype=pl.String())
+        if pairs is not None and pairs.height:
+            inside = pairs_inside(pairs.select("source", "target"), labels)
+            members = pl.concat([members, inside["source"], inside["target"]]).unique()
         out = out.with_columns(pl.col("account_id").is_in(members.implode()).cast(pl.Float64).alias(name))
     return out.drop("cluster_id")
+
+
+def _run_members(labels: pl.DataFrame, evidence: _Evidence, config: Config) -> pl.DataFrame:
+    """``features.cohorts.RUN_MEMBERS``: members created together with others of their cluster far beyond chance."""
+    if evidence.created is None:
+        return pl.DataFrame(schema=RUN_MEMBERS)
+    return sign_up_runs(labels, evidence.created, window_s=config.detector.cohort_s, fdr=config.detector.fdr)
 
 
 def _all_accounts(events: pl.DataFrame, accounts: pl.DataFrame | None) -> pl.DataFrame:

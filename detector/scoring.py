@@ -16,7 +16,10 @@ runs its accounts, each strand a number in [0, 1]:
   for the operators' clusters near the threshold);
 - ``agreement``: the share of linked member pairs that several signals link;
 - ``identity``: the share of members created within a day of another member
-  with the same handle template (name plus digits and the like);
+  with the same handle template (name plus digits and the like), or in a
+  sign-up run with other members whatever their names: created within a day
+  of at least two others far more often than accounts drawn from the whole
+  population would be (``features.cohorts.sign_up_runs``);
 - ``infrastructure``: the share of members sharing a device or address with
   another member (outside household-sized addresses);
 - ``copy``: the share of members posting near-duplicate texts with another member;

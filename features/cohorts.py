@@ -21,6 +21,19 @@ tested (Bonferroni) are *in a template burst*, and each is paired with its neare
 the burst on either side, in creation order and within ``window_s`` (a band, not
 every pair: a 2,000-account batch would give two million).
 
+Inside a cluster the question is narrower: were several of its members
+created together, whatever their names? ``sign_up_runs`` counts, for each
+member, the other members created within ``window_s`` of it, ``k`` of the
+cluster's ``m``, and compares that with ``Binomial(m - 1, f)``, ``f`` the share
+of all accounts created within ``window_s`` of it: each member a random draw
+from the population would fall there that often. A member is *in a sign-up
+run* when ``k >= MIN_RUN - 1`` and the upper tail is at most ``fdr`` over the
+accounts with a creation time (Bonferroni, as above). Two or three members of a
+household or a circle of friends created the same day are ordinary, and a day
+that many accounts share (an organic sign-up wave, a placeholder date) has a
+large ``f``; eight of twenty members of a co-acting cluster created within a
+day where 0.04 are expected are one batch.
+
 Letters without case (most non-Latin scripts) are kept as they are, so such
 handles only share a shape when they share those letters. Shapes need at least
 two trailing digits, as the stem rule does
@@ -35,6 +48,9 @@ import polars as pl
 from scipy.stats import binom
 
 PAIRS: dict[str, pl.DataType] = {"source": pl.String(), "target": pl.String()}
+RUN_MEMBERS: dict[str, pl.DataType] = {"account_id": pl.String(), "cluster_id": pl.Int64()}
+# Members created together that make a sign-up run: two (a couple, two friends) prove nothing.
+MIN_RUN = 3
 
 
 def handle_shape(handle: pl.Expr) -> pl.Expr:
@@ -93,3 +109,28 @@ def template_burst_pairs(accounts: pl.DataFrame, *, window_s: int, fdr: float, n
         .unique()
         .sort("source", "target")
     )
+
+
+def sign_up_runs(labels: pl.DataFrame, created: pl.DataFrame, *, window_s: int, fdr: float, min_run: int = MIN_RUN) -> pl.DataFrame:
+    """``RUN_MEMBERS`` rows: the members of each cluster in a sign-up run with other members (see the module docstring).
+
+    ``labels``: ``account_id, cluster_id`` (-1: no cluster). ``created``:
+    ``account_id, t``, the creation time in epoch seconds of every account that
+    has one (unique ids); the population the chance is read from.
+    """
+    times = np.sort(created["t"].to_numpy())
+    members = labels.filter(pl.col("cluster_id") >= 0).join(created, on="account_id").sort("cluster_id", "t", "account_id")
+    if members.is_empty() or len(times) < 2:
+        return pl.DataFrame(schema=RUN_MEMBERS)
+    t = members["t"].to_numpy().astype(np.int64)
+    t = t - int(times[0])
+    span = int(times[-1] - times[0]) + 2 * window_s + 1
+    # Members of the same cluster within the window (the member itself left out), keyed so clusters never mix.
+    key = members["cluster_id"].rank("dense").cast(pl.Int64).to_numpy() * span + t
+    k = np.searchsorted(key, key + window_s, side="right") - np.searchsorted(key, key - window_s, side="left") - 1
+    m = members.select(pl.len().over("cluster_id")).to_series().to_numpy()
+    shifted = times - times[0]
+    f = (np.searchsorted(shifted, t + window_s, side="right") - np.searchsorted(shifted, t - window_s, side="left") - 1) / (len(times) - 1)
+    p = binom.sf(k - 1, m - 1, f)
+    in_run = (k >= min_run - 1) & (p <= fdr / len(times))
+    return members.filter(pl.Series(in_run)).select(list(RUN_MEMBERS)).cast(RUN_MEMBERS).sort("account_id")

@@ -10,7 +10,7 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from features.cohorts import handle_shape, template_burst_pairs
+from features.cohorts import handle_shape, sign_up_runs, template_burst_pairs
 
 START = datetime(2022, 1, 1, tzinfo=timezone.utc)
 FIRST = ["anna", "ben", "chloe", "dmitri", "emma", "farid", "grace", "hana", "ivan", "julia"]
@@ -82,3 +82,54 @@ def test_no_handles_or_creation_times_give_no_pairs():
     assert template_burst_pairs(empty, window_s=86_400, fdr=0.01).is_empty()
     blank = _frame([("a", None, START), ("b", "x", None)])
     assert template_burst_pairs(blank, window_s=86_400, fdr=0.01).is_empty()
+
+
+def _created(rows):
+    """``account_id, t`` (epoch seconds) of ``(account_id, handle, created_at)`` rows, as the pipeline gives ``sign_up_runs``."""
+    return _frame(rows).select("account_id", pl.col("created_at").dt.epoch("s").alias("t"))
+
+
+def _labels(groups):
+    return pl.DataFrame(
+        [(a, cid) for cid, members in groups.items() for a in members], schema={"account_id": pl.String, "cluster_id": pl.Int64}, orient="row"
+    )
+
+
+def test_members_created_together_far_beyond_chance_are_a_sign_up_run_whatever_their_names():
+    rng = np.random.default_rng(5)
+    organic = _organic(rng, 3000)
+    # Bought in bulk and named by hand: no recipe, but eight of a twenty-account cluster signed up within three hours.
+    batch = [(f"b{i:02d}", f"{FIRST[i % 10]}_{LAST[(3 * i) % 10]}", START + timedelta(days=700, minutes=20 * i)) for i in range(8)]
+    aged = [row[0] for row in organic[:12]]
+    labels = _labels({1: [row[0] for row in batch] + aged, 2: [row[0] for row in organic[100:130]]})
+    runs = sign_up_runs(labels, _created(organic + batch), window_s=86_400, fdr=0.01)
+    assert runs.rows() == [(row[0], 1) for row in batch]  # the organic cluster has none
+    assert template_burst_pairs(_frame(organic + batch), window_s=86_400, fdr=0.01).is_empty()  # no template to pair them by
+
+
+def test_a_few_members_created_together_or_on_a_crowded_day_are_no_run():
+    rng = np.random.default_rng(6)
+    organic = _organic(rng, 3000)
+    # A household: two of three created the same hour.
+    household = [("h0", "mum", START + timedelta(days=300)), ("h1", "dad", START + timedelta(days=300, minutes=30)), ("h2", "kid", START + timedelta(days=1000))]
+    # A placeholder date a tenth of all accounts carry (an import, a data default): four members on it is chance.
+    placeholder = [(f"p{i:03d}", f"user{i}", START) for i in range(330)]
+    labels = _labels({1: ["h0", "h1", "h2"], 2: [row[0] for row in placeholder[:4]] + [row[0] for row in organic[:2]]})
+    assert sign_up_runs(labels, _created(organic + household + placeholder), window_s=86_400, fdr=0.01).is_empty()
+
+
+def test_sign_up_runs_are_read_inside_each_cluster_and_need_creation_times():
+    rng = np.random.default_rng(7)
+    organic = _organic(rng, 2000)
+    batch = [(f"b{i:02d}", f"name{i}", START + timedelta(days=400, minutes=5 * i)) for i in range(8)]
+    # The same batch split over two clusters of four: each part is a run far beyond chance.
+    split = _labels({1: ["b00", "b01", "b02", "b03"], 2: ["b04", "b05", "b06", "b07"], -1: [row[0] for row in organic[:50]]})
+    assert sign_up_runs(split, _created(organic + batch), window_s=86_400, fdr=0.01)["cluster_id"].to_list() == [1] * 4 + [2] * 4
+    # Three of them in a cluster of three: about 8 of the 2,000 accounts were created within a day of each,
+    # so chance gives such a trio 1.6e-5 of the time, not beyond 0.01 over 2,008 accounts.
+    trio = _labels({1: ["b00", "b01", "b02"]})
+    assert sign_up_runs(trio, _created(organic + batch), window_s=86_400, fdr=0.01).is_empty()
+    # With one member in each of eight clusters nothing is shared inside a cluster.
+    apart = _labels({i: [row[0]] for i, row in enumerate(batch)})
+    assert sign_up_runs(apart, _created(organic + batch), window_s=86_400, fdr=0.01).is_empty()
+    assert sign_up_runs(split, _created(organic + batch).head(0), window_s=86_400, fdr=0.01).is_empty()

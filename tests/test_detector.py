@@ -164,6 +164,22 @@ def test_without_accounts_table_the_sharers_are_still_found_on_co_action(planted
     assert _flagged(out.accounts) == RING - {"ring_0"}
 
 
+def test_a_ring_created_together_under_varied_names_is_a_sign_up_run(planted):
+    """No handle template links the ring once its names vary, but its six accounts signed up within the hour."""
+    events, accounts = planted
+    names = {f"ring_{i}": name for i, name in enumerate(["marta.k", "JoeBloggs", "sunny_days", "QuietReader", "tomas", "birdwatcher_uk"])}
+    renamed = accounts.with_columns(pl.col("account_id").replace_strict(names, default=pl.col("handle")).alias("handle"))
+    assert identity_pairs(renamed, cohort_s=86_400, max_group=500).filter(pl.col("source").str.starts_with("ring")).is_empty()
+    out = detect(events, renamed, Config())
+    ring = out.clusters.filter(pl.col("cluster_id") == out.accounts.filter(pl.col("account_id") == "ring_3")["cluster_id"].item())
+    # ring_0 only authors the posts: without the template nothing ties it to the sharers.
+    assert _flagged(out.accounts) == RING - {"ring_0"}
+    assert "5 of 5 were created within 24.0 h of other members, far beyond chance" in ring["evidence"].item()
+    assert "share a handle template" not in ring["evidence"].item()
+    # The household created years apart, and the organic accounts at large, are in no sign-up run.
+    assert "created within" not in " ".join(out.clusters.filter(pl.col("cluster_id") != ring["cluster_id"].item())["evidence"].to_list())
+
+
 def test_identity_pairs_need_template_and_cohort():
     created = pl.Series(["2024-01-01T00:00:00", "2024-01-01T05:00:00", "2024-03-01T00:00:00", "2024-01-01T01:00:00", "2024-01-01T02:00:00"]).str.to_datetime(time_zone="UTC")
     accounts = pl.DataFrame({

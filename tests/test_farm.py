@@ -441,3 +441,13 @@ def test_strangers_behind_one_address_are_not_gathered():
     assert scattered_farms(labels, scored, whole_groups(address, None, everyday, Config()), Config()).equals(labels)
     # With its objects it is a farm again (the test above by the other kind of tie).
     assert not scattered_farms(labels, scored, whole_groups(address, None, incidences, Config()), Config()).equals(labels)
+
+
+def test_cluster_evidence_names_members_in_a_sign_up_run():
+    from detector.evidence import cluster_evidence
+
+    labels = pl.DataFrame({"account_id": ["a", "b", "c", "d"], "cluster_id": [1, 1, 1, 1]})
+    scored = pl.DataFrame({"cluster_id": [1], "n_accounts": [4]})
+    runs = pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [1, 1, 1]})
+    text = dict(cluster_evidence(scored, labels, [], None, None, None, runs=runs, run_window_s=3 * 3600).iter_rows())
+    assert text[1] == "3 of 4 were created within 3.0 h of other members, far beyond chance"
