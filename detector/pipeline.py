@@ -660,9 +660,13 @@ def _member_flags(labels: pl.DataFrame, evidence: _Evidence, config: Config) -> 
     Identity is a handle template within a creation cohort, or a sign-up run with other members (``_run_members``).
     """
     out = labels.filter(pl.col("cluster_id") >= 0)
-    runs = _run_members(labels, evidence, config)["account_id"]
-    for name, pairs in (("identity", evidence.identity), ("infrastructure", evidence.infrastructure), ("copy", evidence.copy)):
-        members = runs if name == "identity" else pl.Series(dtype=pl.String())
+    none = pl.Series(dtype=pl.String())
+    traits = (
+        ("identity", evidence.identity, _run_members(labels, evidence, config)["account_id"]),
+        ("infrastructure", evidence.infrastructure, none),
+        ("copy", evidence.copy, none),
+    )
+    for name, pairs, members in traits:
         if pairs is not None and pairs.height:
             inside = pairs_inside(pairs.select("source", "target"), labels)
             members = pl.concat([members, inside["source"], inside["target"]]).unique()
