@@ -237,3 +237,13 @@ def test_write_replaces_a_previous_simulation_and_refuses_foreign_folders(tmp_pa
     with pytest.raises(ConfigError, match="notes.txt"):
         write_simulation(sim, foreign)
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_hyperactive_accounts_react_to_posts_the_crowd_found_popular(baseline: Simulation) -> None:
+    """They share "everything popular": the posts they pick draw large audiences from everyone else too."""
+    reactions = _with_truth(baseline).filter(pl.col("target").is_not_null() & (pl.col("action") != "follow"))
+    others = reactions.filter(pl.col("role") != "organic-hyperactive").group_by("target").agg(pl.col("account_id").n_unique().alias("audience"))
+    picked = reactions.filter(pl.col("role") == "organic-hyperactive").select("target").unique()
+    audience = picked.join(others, on="target", how="left").with_columns(pl.col("audience").fill_null(0))["audience"]
+    typical = others["audience"].median()
+    assert audience.median() >= 5 * typical, (audience.median(), typical)

@@ -229,10 +229,10 @@ def make_articles(world: World, k: int, *, domains: np.ndarray | None = None, t0
 
 
 def post_appeal(world: World, log: EventLog) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of shareable posts and their popularity weight (author reach times a heavy-tailed draw)."""
+    """Rows of shareable posts and their popularity weight (author reach times the post's heavy-tailed draw, the same on every call)."""
     rows = np.flatnonzero(np.isin(log.column("action"), (POST, QUOTE)))
     author = log.column("account")[rows]
-    appeal = (world.followers[author] + 10.0) ** 0.5 * (world.rng.pareto(1.3, len(rows)) + 0.02)
+    appeal = (world.followers[author] + 10.0) ** 0.5 * (world.post_draws(log.n)[rows] + 0.02)
     return rows, appeal
 
 

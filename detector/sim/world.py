@@ -88,6 +88,7 @@ class World:
     n_urls: int = 0
     handle_templates: list[tuple[str, int, str]] = field(default_factory=list)  # (kind, digits, stem)
     meta: dict[str, object] = field(default_factory=dict)
+    appeal_draws: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per event-log row, see ``post_draws``
 
     @property
     def span(self) -> int:
@@ -118,6 +119,19 @@ class World:
         self.urls.append(np.asarray(strings, dtype=object))
         self.n_urls += len(strings)
         return out
+
+    def post_draws(self, n_rows: int) -> np.ndarray:
+        """Each event-log row's heavy-tailed popularity draw, drawn the first time it is asked for and kept.
+
+        Every generator that picks "popular" posts (organic reactions, hyperactive
+        accounts, operators boosting or replying under them) must see the same
+        ones: drawn afresh per call, the posts hyperactive accounts reshared were
+        ones organic crowds had no reason to find popular.
+        """
+        missing = n_rows - len(self.appeal_draws)
+        if missing > 0:
+            self.appeal_draws = np.concatenate([self.appeal_draws, self.rng.pareto(1.3, missing)])
+        return self.appeal_draws[:n_rows]
 
     def mark(self, accounts: np.ndarray, role: str) -> None:
         """Label organic accounts with a hard-negative role unless a more specific one is set."""
