@@ -45,7 +45,7 @@ from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.exclusivity import POST_REACTIONS, audience_actors, cluster_exclusivity, coacted_objects
 from detector.farms import both_flagged_rejoined, farm_carve, farm_facts, farm_parts, farm_rim, scattered_farms, tie_pairs, tied_to_most, whole_groups
-from detector.scoring import NOT_COACTION, cluster_facts, score_clusters
+from detector.scoring import NOT_COACTION, cluster_facts, score_clusters, tie_strength
 from detector.engines import POLARS, Engine
 from features.coaction import signal_events, signal_names
 from features.cohorts import RUN_MEMBERS, sign_up_runs, template_burst_pairs
@@ -365,8 +365,13 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     pair_coaction = coaction.group_by("source", "target").agg(
         (pl.col("evidence").sum() / pl.col("objects").sum()).alias("rarity"), pl.col("evidence").sum().alias("coaction_strength")
     )
-    # The pair's fused strength over its co-action signals alone (saturated per signal, as HDBSCAN saw it).
-    ties = [frame.filter(~pl.col("signal").is_in(NOT_COACTION)).select("source", "target", "strength") for frame in evidence.pairs if frame.height]
+    # The pair's fused strength over its co-action signals alone (saturated per signal, as HDBSCAN saw it;
+    # a hashtag link at its weight in the tie, ``scoring.TIE_SIGNAL_WEIGHTS``).
+    ties = [
+        frame.filter(~pl.col("signal").is_in(NOT_COACTION)).select("source", "target", tie_strength(pl.col("signal"), pl.col("strength")).alias("strength"))
+        for frame in evidence.pairs
+        if frame.height
+    ]
     if ties:
         tie = pl.concat(ties).group_by("source", "target").agg(pl.col("strength").sum().alias("tie"))
         pair_coaction = pair_coaction.join(tie, on=["source", "target"], how="left")

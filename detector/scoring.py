@@ -13,7 +13,14 @@ runs its accounts, each strand a number in [0, 1]:
   keeps a crowd from adding up to an operator: a fandom captured whole is
   exclusive to its show's hashtag and its members meet each other often, but
   each pair only weakly (mean tie 0.76 for a 97-account fandom, against 1.2-6.7
-  for the operators' clusters near the threshold);
+  for the operators' clusters near the threshold). A pair's hashtag link counts
+  at ``TIE_SIGNAL_WEIGHTS['hashtag']`` of its strength in the tie (only there:
+  clustering and the pair test see it whole). Posting a tag within minutes of
+  strangers who post it too is what a tag is for (a show, a match, a protest
+  followed live), where strangers co-share one post or article within minutes
+  only when it spreads widely, which the rarity weights see. A fandom's members
+  are linked by little else, so its tie falls; an operator's pairs also meet on
+  posts, links, texts or addresses, and keep theirs;
 - ``agreement``: the share of linked member pairs that several signals link;
 - ``identity``: the share of members created within a day of another member
   with the same handle template (name plus digits and the like), or in a
@@ -70,6 +77,11 @@ MEMBER_EVIDENCE_SCALE = 4.0
 # Mean co-action strength of a cluster's linked pairs (saturated per signal) at which the co-action strand
 # counts in full: about one signal's strong link; weaker ties scale it down proportionally.
 TIE_SCALE = 1.0
+# Share of a pair's link strength in a signal that counts in its tie (signals not named count in full).
+# The two fandoms flagged on their tags in the quality worlds (.56 and .59) fall to .34 and .36 at
+# 0.6; at 0.8 a third (of the simulator before its popularity fix) stays flagged at .53. Clusters
+# of hashtag pushers linked by nothing else lose as much (see the README's known gaps).
+TIE_SIGNAL_WEIGHTS = {"hashtag": 0.6}
 # Members sharing infrastructure up to this many are a household's worth: no farm evidence.
 HOUSEHOLD = 4
 # Members beyond HOUSEHOLD at which the farm strand's size factor reaches 63%: a group of
@@ -111,6 +123,11 @@ CLUSTER_FACTS: dict[str, pl.DataType] = {
     "reading": pl.String(),
     **{strand: pl.Float64() for strand in STRANDS},
 }
+
+
+def tie_strength(signal: pl.Expr, strength: pl.Expr) -> pl.Expr:
+    """A pair's link ``strength`` in ``signal`` as it counts in the cluster's tie (``TIE_SIGNAL_WEIGHTS``)."""
+    return strength * signal.replace_strict(TIE_SIGNAL_WEIGHTS, default=1.0, return_dtype=pl.Float64)
 
 
 def noisy_or(strands: dict[str, pl.Expr]) -> pl.Expr:
