@@ -100,34 +100,47 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
     least ``MAIN_SHARE`` times as many members acted on as on its most-acted one), ``exclusivity``, and over all of
     them, ``broad_exclusivity`` (what every member's co-action says; ``detector.farms.farm_carve`` reads it)."""
     schema = EXCLUSIVITY
-    frames = [frame for frame in actors if frame.height]
-    if cluster_objects.is_empty() or not frames:
+    per_object = _per_object(labels, cluster_objects, actors)
+    if per_object is None:
         return pl.DataFrame(schema=schema)
-    everyone = pl.concat([_by_site(frame) for frame in frames])  # frame by frame: only the domain signal's needs it
-    cluster_objects = _by_site(cluster_objects)
-    audience = everyone.group_by("signal", "object").agg(pl.len().alias("actors"))
-    acting = (
-        everyone.join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
-        .group_by("cluster_id", "signal", "object")
-        .agg(pl.len().alias("members"))
-    )
-    per_object = (
-        cluster_objects.join(acting, on=["cluster_id", "signal", "object"], how="left")
-        .join(audience, on=["signal", "object"], how="left")
-        .with_columns(pl.col("members").fill_null(0))
-        .with_columns(
-            main=pl.col("members") >= MAIN_SHARE * pl.col("members").max().over("cluster_id"),
-            weighted=(pl.col("members") / pl.col("actors")).clip(0.0, 1.0) * pl.col("members"),
-        )
-    )
     return (
-        per_object.group_by("cluster_id")
+        per_object.with_columns(weighted=(pl.col("members") / pl.col("actors")).clip(0.0, 1.0) * pl.col("members"))
+        .group_by("cluster_id")
         .agg(
             (pl.col("weighted").filter("main").sum() / pl.col("members").filter("main").sum()).alias("exclusivity"),
             (pl.col("weighted").sum() / pl.col("members").sum()).alias("broad_exclusivity"),
         )
         .with_columns(pl.col("exclusivity", "broad_exclusivity").fill_nan(0.0))
         .cast(schema)
+    )
+
+
+def main_objects(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
+    """``COACTED`` rows of each cluster's main objects (see ``cluster_exclusivity``), a domain read as its site."""
+    per_object = _per_object(labels, cluster_objects, actors)
+    if per_object is None:
+        return pl.DataFrame(schema=COACTED)
+    return per_object.filter("main").select(list(COACTED)).cast(COACTED)
+
+
+def _per_object(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """Per cluster and co-acted object: ``members`` acting on it, its ``actors``, and whether it is ``main``; None without any."""
+    frames = [frame for frame in actors if frame.height]
+    if cluster_objects.is_empty() or not frames:
+        return None
+    everyone = pl.concat([_by_site(frame) for frame in frames])  # frame by frame: only the domain signal's needs it
+    audience = everyone.group_by("signal", "object").agg(pl.len().alias("actors"))
+    acting = (
+        everyone.join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
+        .group_by("cluster_id", "signal", "object")
+        .agg(pl.len().alias("members"))
+    )
+    return (
+        _by_site(cluster_objects)
+        .join(acting, on=["cluster_id", "signal", "object"], how="left")
+        .join(audience, on=["signal", "object"], how="left")
+        .with_columns(pl.col("members").fill_null(0))
+        .with_columns(main=pl.col("members") >= MAIN_SHARE * pl.col("members").max().over("cluster_id"))
     )
 
 

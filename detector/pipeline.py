@@ -23,8 +23,9 @@ Stages (each timed into ``Detection.timings``):
    (``detector.farms``: the ``farm`` strand's facts, then carving a farm off
    the accounts filed with it, joining a farm's parts, gathering a farm the
    clusters scatter), then each content signal's pairs clustered alone among
-   the accounts outside flagged clusters (``content_groups``), each step
-   followed by scoring again; then the group test
+   the accounts outside flagged clusters (``content_groups``), then the parts
+   of one operator that clustering cut apart joined when the whole scores
+   higher (``detector.families``), each step followed by scoring again; then the group test
    (``features.groups``) gives each flagged cluster the outside accounts that act
    on its own objects far beyond chance, up to ``detector.group_rounds`` times,
    and one row per input account is written.
@@ -44,6 +45,7 @@ from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
 from detector.exclusivity import POST_REACTIONS, audience_actors, cluster_exclusivity, coacted_objects
+from detector.families import joined_families, sibling_families, stronger_families
 from detector.farms import both_flagged_rejoined, farm_carve, farm_facts, farm_parts, farm_rim, scattered_farms, tie_pairs, tied_to_most, whole_groups
 from detector.scoring import NOT_COACTION, cluster_facts, score_clusters, tie_strength
 from detector.engines import POLARS, Engine
@@ -439,6 +441,17 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     if n_regrouped:
         scored, farm, coacted = rejudge(labels, regrouped, (scored, farm, coacted))
         labels = regrouped
+    families, n_joined = sibling_families(labels, coacted, evidence.actors), 0
+    if families.height:
+        evidence.report("score: joining the parts of each operator")
+        joined = joined_families(labels, families)
+        trial = rejudge(labels, joined, (scored, farm, coacted))
+        kept = stronger_families(families, scored, trial[0], threshold=config.score.threshold)
+        if kept.height:
+            final = joined_families(labels, kept)
+            scored, farm, coacted = rejudge(joined, final, trial)
+            n_joined = _moved(labels, final)
+            labels = final
     compact_coacted = _compact_coacted(coacted, hashed)
     evidence.report("score: group test")
     labels, joins, dropped = _expand(labels, scored, evidence, compact_coacted, popular, config, ties)
@@ -474,6 +487,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
         "group_dropped_members": dropped.height,
         "gathered_farm_accounts": n_gathered,
         "content_group_accounts": n_regrouped,
+        "family_joined_accounts": n_joined,
     }
     frames = [frame.select(list(OBJECTS_OUT)) for frame in evidence.objects if frame.height]
     objects = pl.concat(frames).sort("source", "target", "signal", "object").cast(OBJECTS_OUT) if frames else pl.DataFrame(schema=OBJECTS_OUT)

@@ -71,8 +71,9 @@ def test_an_account_in_two_signals_groups_goes_with_the_higher_score():
 
 @pytest.mark.slow
 def test_an_operator_its_resharing_splits_over_organic_crowds_is_found_whole_on_its_links():
-    """cascade/crowded seed 2: op8's 52 members posted its links together, but without this pass the fused clusters
-    held 23 of them (score 0.41), 11 (0.26) and the rest among 16 organic crowds, none flagged."""
+    """cascade/crowded seed 2: op8's 52 members posted its links together, but the fused clusters held 23 of them
+    (score 0.41), 11 (0.26) and the rest among 16 organic crowds. Without this pass, joining the two parts by the
+    links they share (``detector.families``) flags those 34, and the 18 among the crowds only this pass finds."""
     world = cascade_world("crowded", seed=2)
 
     def run(config: Config):
@@ -88,4 +89,4 @@ def test_an_operator_its_resharing_splits_over_organic_crowds_is_found_whole_on_
     assert detection.counts["content_group_accounts"] >= 51
     off = dataclasses.replace(Config(), cluster=dataclasses.replace(Config().cluster, content_signals=()))
     _, before = run(off)
-    assert before.filter(pl.col("operator_id") == "op8")["flagged"].sum() == 0
+    assert before.filter(pl.col("operator_id") == "op8")["flagged"].sum() < members["flagged"].sum() - 10
