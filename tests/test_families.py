@@ -10,19 +10,19 @@ from detector.families import FAMILIES, joined_families, sibling_families, stron
 
 def _ring_and_crowd() -> tuple[pl.DataFrame, pl.DataFrame, list[pl.DataFrame]]:
     """Clusters 0-2: three parts of one ring, each pushing the ring's eight seeds. Clusters 3-4: organic
-    neighbours who met on the same two popular posts. Clusters 5-6: a few tags in common among many."""
+    neighbours who met on one popular post in common. Clusters 5-6: a few tags in common among many."""
     labels, coacted, actors = [], [], []
     for part in range(3):
         members = [f"r{part}_{i}" for i in range(4)]
         labels += [(m, part) for m in members]
         coacted += [(part, "share", f"seed{s}") for s in range(8)]
         actors += [(f"seed{s}", m, "share") for s in range(8) for m in members]
-    for cluster in (3, 4):
+    for cluster, posts in ((3, ("hit0", "hit1")), (4, ("hit1", "hit2"))):
         members = [f"o{cluster}_{i}" for i in range(4)]
         labels += [(m, cluster) for m in members]
-        coacted += [(cluster, "share", post) for post in ("hit0", "hit1")]
-        actors += [(post, m, "share") for post in ("hit0", "hit1") for m in members]
-    actors += [(post, f"fan{i}", "share") for post in ("hit0", "hit1") for i in range(50)]
+        coacted += [(cluster, "share", post) for post in posts]
+        actors += [(post, m, "share") for post in posts for m in members]
+    actors += [(post, f"fan{i}", "share") for post in ("hit0", "hit1", "hit2") for i in range(50)]
     # Clusters 5 and 6 each push twelve tags of their own and five common ones: five shared, under half of either's.
     for cluster in (5, 6):
         members = [f"t{cluster}_{i}" for i in range(4)]
@@ -45,8 +45,8 @@ def test_parts_sharing_their_main_objects_are_one_family_and_neighbours_are_not(
 
 def test_no_family_without_enough_shared_main_objects():
     labels, coacted, actors = _ring_and_crowd()
-    only_two_parts_and_few_seeds = coacted.filter((pl.col("cluster_id") < 2) & (pl.col("object") < "seed4"))
-    assert sibling_families(labels, only_two_parts_and_few_seeds, actors).is_empty()
+    one_seed_each = coacted.filter((pl.col("cluster_id") < 2) & (pl.col("object") == "seed0"))
+    assert sibling_families(labels, one_seed_each, actors).is_empty()
     assert sibling_families(labels, coacted.head(0), actors).is_empty()
 
 
