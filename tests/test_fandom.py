@@ -5,7 +5,7 @@ during the hour it airs, six weeks running, each fan on about 70% of the
 evenings. Its tags are the fans' own and every fan meets most others on them,
 so it clusters whole and its exclusivity is near 1; what keeps it unflagged is
 that each pair is tied by a hashtag alone (``scoring.TIE_SIGNAL_WEIGHTS``).
-Before that weight, seed 3 of these worlds scored 0.64 and was flagged.
+Before that weight, seeds 0 and 3 of these worlds were flagged (seed 3 at 0.64).
 """
 
 from __future__ import annotations
