@@ -40,6 +40,8 @@ are members.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from detector.cluster import pairs_inside
@@ -94,13 +96,31 @@ def coacted_objects(labels: pl.DataFrame, objects: list[pl.DataFrame]) -> pl.Dat
     return pl.concat(per_frame).unique().cast(COACTED)
 
 
-def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
-    """Per cluster: the share of the actors (a post's: ``audience_actors``) of its co-acted objects (``coacted_objects``) who
+@dataclass(frozen=True)
+class Audience:
+    """Who acted on the objects behind the links, read once per run (``audience_of``): every scoring of clusters
+    and the families step count members against it, and only the clusters change between them."""
+
+    everyone: pl.DataFrame  # signal, object, account_id; a domain object read as its site
+    actors: pl.DataFrame  # signal, object, actors: how many accounts acted on each
+
+
+def audience_of(actors: list[pl.DataFrame]) -> Audience | None:
+    """The ``Audience`` of ``actors`` (``ACTORS`` frames, one per signal; a post's: ``audience_actors``); None without any."""
+    frames = [frame for frame in actors if frame.height]
+    if not frames:
+        return None
+    everyone = pl.concat([_by_site(frame) for frame in frames])  # frame by frame: only the domain signal's needs it
+    return Audience(everyone, everyone.group_by("signal", "object").agg(pl.len().alias("actors")))
+
+
+def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, audience: Audience | None) -> pl.DataFrame:
+    """Per cluster: the share of the actors (``audience``) of its co-acted objects (``coacted_objects``) who
     are members, averaged over the objects weighted by the members acting on each: over its main objects (those at
     least ``MAIN_SHARE`` times as many members acted on as on its most-acted one), ``exclusivity``, and over all of
     them, ``broad_exclusivity`` (what every member's co-action says; ``detector.farms.farm_carve`` reads it)."""
     schema = EXCLUSIVITY
-    per_object = _per_object(labels, cluster_objects, actors)
+    per_object = _per_object(labels, cluster_objects, audience)
     if per_object is None:
         return pl.DataFrame(schema=schema)
     return (
@@ -115,30 +135,27 @@ def cluster_exclusivity(labels: pl.DataFrame, cluster_objects: pl.DataFrame, act
     )
 
 
-def main_objects(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
+def main_objects(labels: pl.DataFrame, cluster_objects: pl.DataFrame, audience: Audience | None) -> pl.DataFrame:
     """``COACTED`` rows of each cluster's main objects (see ``cluster_exclusivity``), a domain read as its site."""
-    per_object = _per_object(labels, cluster_objects, actors)
+    per_object = _per_object(labels, cluster_objects, audience)
     if per_object is None:
         return pl.DataFrame(schema=COACTED)
     return per_object.filter("main").select(list(COACTED)).cast(COACTED)
 
 
-def _per_object(labels: pl.DataFrame, cluster_objects: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame | None:
+def _per_object(labels: pl.DataFrame, cluster_objects: pl.DataFrame, audience: Audience | None) -> pl.DataFrame | None:
     """Per cluster and co-acted object: ``members`` acting on it, its ``actors``, and whether it is ``main``; None without any."""
-    frames = [frame for frame in actors if frame.height]
-    if cluster_objects.is_empty() or not frames:
+    if cluster_objects.is_empty() or audience is None:
         return None
-    everyone = pl.concat([_by_site(frame) for frame in frames])  # frame by frame: only the domain signal's needs it
-    audience = everyone.group_by("signal", "object").agg(pl.len().alias("actors"))
     acting = (
-        everyone.join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
+        audience.everyone.join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
         .group_by("cluster_id", "signal", "object")
         .agg(pl.len().alias("members"))
     )
     return (
         _by_site(cluster_objects)
         .join(acting, on=["cluster_id", "signal", "object"], how="left")
-        .join(audience, on=["signal", "object"], how="left")
+        .join(audience.actors, on=["signal", "object"], how="left")
         .with_columns(pl.col("members").fill_null(0))
         .with_columns(main=pl.col("members") >= MAIN_SHARE * pl.col("members").max().over("cluster_id"))
     )

@@ -25,7 +25,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from detector.exclusivity import main_objects
+from detector.exclusivity import Audience, main_objects
 
 # Main objects two clusters must share (and at least half of the smaller cluster's) to be siblings. Parts
 # of a ring that pushes a few tags or sites share two to four; five, tried first, left large_operator
@@ -35,9 +35,9 @@ MIN_OVERLAP = 0.5
 FAMILIES: dict[str, pl.DataType] = {"cluster_id": pl.Int64(), "family": pl.Int64()}
 
 
-def sibling_families(labels: pl.DataFrame, coacted: pl.DataFrame, actors: list[pl.DataFrame]) -> pl.DataFrame:
+def sibling_families(labels: pl.DataFrame, coacted: pl.DataFrame, audience: Audience | None) -> pl.DataFrame:
     """``FAMILIES``: clusters in families of two or more siblings, each family named by its lowest cluster id."""
-    main = main_objects(labels, coacted, actors)
+    main = main_objects(labels, coacted, audience)
     if main.is_empty():
         return pl.DataFrame(schema=FAMILIES)
     sizes = main.group_by("cluster_id").agg(pl.len().alias("k"))

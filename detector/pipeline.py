@@ -44,7 +44,7 @@ from detector.cluster import PAIR_EVIDENCE, fuse, pairs_inside
 from detector.config import Config
 from detector.progress import Report, silent
 from detector.evidence import account_evidence, cluster_evidence
-from detector.exclusivity import POST_REACTIONS, audience_actors, cluster_exclusivity, coacted_objects
+from detector.exclusivity import POST_REACTIONS, audience_actors, audience_of, cluster_exclusivity, coacted_objects
 from detector.families import joined_families, sibling_families, stronger_families
 from detector.farms import both_flagged_rejoined, farm_carve, farm_facts, farm_parts, farm_rim, scattered_farms, tie_pairs, tied_to_most, whole_groups
 from detector.scoring import NOT_COACTION, cluster_facts, score_clusters, tie_strength
@@ -389,13 +389,15 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     del frames
     popular = popularity(evidence.incidences[0])  # once: every farm reading and the group test count against them
 
+    # Who acted on the objects behind the links, once: every scoring below counts members against it.
+    audience, evidence.actors = audience_of(evidence.actors), []
     ties = tie_pairs(evidence.infrastructure, evidence.identity)
     wholes = whole_groups(evidence.infrastructure, evidence.identity, evidence.incidences[0], config, counts=popular)
 
     def judge(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         coacted = coacted_objects(labels, evidence.objects)
         farm = farm_facts(labels, ties, wholes, evidence.incidences[0], config, counts=popular)
-        exclusivity = cluster_exclusivity(labels, coacted, evidence.actors)
+        exclusivity = cluster_exclusivity(labels, coacted, audience)
         facts = cluster_facts(labels, fused, pair_coaction, _member_flags(labels, evidence, config), exclusivity, farm)
         return score_clusters(facts, threshold=config.score.threshold), farm, coacted
 
@@ -441,7 +443,7 @@ def _score(events, accounts, config, evidence: _Evidence, fused: pl.DataFrame, l
     if n_regrouped:
         scored, farm, coacted = rejudge(labels, regrouped, (scored, farm, coacted))
         labels = regrouped
-    families, n_joined = sibling_families(labels, coacted, evidence.actors), 0
+    families, n_joined = sibling_families(labels, coacted, audience), 0
     if families.height:
         evidence.report("score: joining the parts of each operator")
         joined = joined_families(labels, families)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from detector.config import Config
-from detector.exclusivity import ACTORS, audience_actors, cluster_exclusivity, post_audience
+from detector.exclusivity import ACTORS, audience_actors, audience_of, cluster_exclusivity, post_audience
 from detector.pipeline import detect
 
 START = datetime(2025, 3, 3, tzinfo=timezone.utc)
@@ -52,8 +52,8 @@ def test_likers_of_a_post_the_public_shares_own_little_of_it():
     coacted = pl.DataFrame({"cluster_id": [0], "signal": ["like"], "object": ["p1"]})
     likers = pl.DataFrame({"object": ["p1"] * 4, "account_id": ["l1", "l2", "l3", "l4"], "signal": ["like"] * 4}, schema=ACTORS)
     sharers = pl.DataFrame({"object": ["p1"] * 12, "account_id": [f"s{i}" for i in range(12)], "signal": ["like"] * 12}, schema=ACTORS)
-    alone = cluster_exclusivity(labels, coacted, [likers])["exclusivity"].item()
-    among_the_audience = cluster_exclusivity(labels, coacted, [pl.concat([likers, sharers])])["exclusivity"].item()
+    alone = cluster_exclusivity(labels, coacted, audience_of([likers]))["exclusivity"].item()
+    among_the_audience = cluster_exclusivity(labels, coacted, audience_of([pl.concat([likers, sharers])]))["exclusivity"].item()
     assert alone == 1.0
     assert among_the_audience == pytest.approx(4 / 16)
 
@@ -72,7 +72,7 @@ def test_a_cluster_is_judged_by_the_objects_most_of_it_acts_on():
     objects = {f"campaign{k}": members[k : k + 8] + [f"fan{k}"] for k in range(3)}
     objects |= {f"popular{k}": [members[k % 10], members[(k + 3) % 10]] + [f"x{k}_{j}" for j in range(100)] for k in range(25)}
     coacted = pl.DataFrame({"cluster_id": [0] * len(objects), "signal": ["share"] * len(objects), "object": list(objects)})
-    share = cluster_exclusivity(labels, coacted, [_actors(objects)])["exclusivity"].item()
+    share = cluster_exclusivity(labels, coacted, audience_of([_actors(objects)]))["exclusivity"].item()
     # Over every object the 50 incidences on popular posts held it near 0.3; over its main objects it is 8 of 9.
     assert share == pytest.approx(8 / 9)
 
@@ -83,7 +83,7 @@ def test_a_crowd_whose_main_objects_are_popular_owns_little_of_them():
     objects = {f"viral{k}": crowd[k : k + 8] + [f"x{k}_{j}" for j in range(292)] for k in range(3)}
     objects |= {f"small{k}": [crowd[k % 10], crowd[(k + 1) % 10], "y"] for k in range(6)}
     coacted = pl.DataFrame({"cluster_id": [0] * len(objects), "signal": ["share"] * len(objects), "object": list(objects)})
-    assert cluster_exclusivity(labels, coacted, [_actors(objects)])["exclusivity"].item() == pytest.approx(8 / 300)
+    assert cluster_exclusivity(labels, coacted, audience_of([_actors(objects)]))["exclusivity"].item() == pytest.approx(8 / 300)
 
 
 def _fast_likers_and_a_ring(seed: int) -> pl.DataFrame:
@@ -145,5 +145,5 @@ def test_a_site_is_judged_over_its_whole_life_not_one_day():
     readers = [(f"blog.net@{90 + i}", f"r{i}", "domain") for i in range(9)]  # the site's readers, on other days
     local = pl.DataFrame(members + readers, schema=ACTORS, orient="row")
     own = pl.DataFrame(members + [("ownsite.io@105", "x", "domain")], schema=ACTORS, orient="row")
-    assert cluster_exclusivity(labels, coacted, [local])["exclusivity"].item() == pytest.approx(3 / 12)
-    assert cluster_exclusivity(labels, coacted, [own])["exclusivity"].item() == 1.0
+    assert cluster_exclusivity(labels, coacted, audience_of([local]))["exclusivity"].item() == pytest.approx(3 / 12)
+    assert cluster_exclusivity(labels, coacted, audience_of([own]))["exclusivity"].item() == 1.0

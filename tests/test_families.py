@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from detector.exclusivity import ACTORS, COACTED
+from detector.exclusivity import ACTORS, COACTED, Audience, audience_of
 from detector.families import FAMILIES, joined_families, sibling_families, stronger_families
 
 
-def _ring_and_crowd() -> tuple[pl.DataFrame, pl.DataFrame, list[pl.DataFrame]]:
+def _ring_and_crowd() -> tuple[pl.DataFrame, pl.DataFrame, Audience | None]:
     """Clusters 0-2: three parts of one ring, each pushing the ring's eight seeds. Clusters 3-4: organic
     neighbours who met on one popular post in common. Clusters 5-6: a few tags in common among many."""
     labels, coacted, actors = [], [], []
@@ -33,7 +33,7 @@ def _ring_and_crowd() -> tuple[pl.DataFrame, pl.DataFrame, list[pl.DataFrame]]:
     return (
         pl.DataFrame(labels, schema={"account_id": pl.String(), "cluster_id": pl.Int64()}, orient="row"),
         pl.DataFrame(coacted, schema=COACTED, orient="row"),
-        [pl.DataFrame(actors, schema=ACTORS, orient="row")],
+        audience_of([pl.DataFrame(actors, schema=ACTORS, orient="row")]),
     )
 
 
