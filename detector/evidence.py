@@ -87,6 +87,8 @@ def cluster_evidence(
             group = f"the {row['infra_group']:,} linked through shared addresses, devices or a handle template"
             if row.get("reading") == "everywhere":
                 group = f"members of {row['infra_group']:,} accounts linked through shared addresses or devices, which"
+            elif row.get("reading") == "farms":
+                group = f"the {row['infra_group']:,} in several groups linked through shared addresses, devices or handle templates"
             elif row.get("reading") == "batch":
                 group = f"members of a sign-up batch of {row['infra_group']:,} accounts named from one template, which"
             parts[row["cluster_id"]].append(

@@ -45,11 +45,18 @@ def farm_facts(
     sign-up templates once per run, and so may ``counts`` (``features.groups.popularity`` of ``incidences``):
     every scoring pass reads the same ones.
 
-    Three readings of "the group behind the cluster's infrastructure", the one
+    Four readings of "the group behind the cluster's infrastructure", the one
     with the stronger ``farm`` strand kept (``reading``): the largest group of
     members linked through shared devices or addresses, or one sign-up template
     (``identity`` pairs), inside the cluster (pairs inside, transitively:
-    ``inside``); and the whole group of all accounts linked through shared
+    ``inside``); all such groups inside the cluster beyond a household's size
+    together, where there are two or more (``farms``: an operator that
+    registers its accounts in several batches, or runs several proxy pools,
+    ties each batch or pool apart, and in ``viral_noise`` seed 1 a 74-account
+    hashtag ring of three batches named from one template was cut into its
+    batches, each a third of its two tags' actors and so owning nothing beyond
+    chance; together they own its tags, and joined, the ring was flagged at
+    0.62 where its parts scored 0.35-0.38); and the whole group of all accounts linked through shared
     devices or addresses (``everywhere``), or through one sign-up batch's
     template (``batch``), that holds at least half of the members
     (``whole_groups``). The whole groups keep the two kinds of tie apart: a
@@ -87,10 +94,13 @@ def farm_facts(
         ]
     )
     holding_half = holding_half.join(same, on=["cluster_id", "group", "infra_group", "reading"], how="anti")
+    farms_inside = _farms_inside(inside)
+    union = farms_inside.group_by("cluster_id").agg(pl.len().cast(pl.Int64).alias("infra_group"), pl.col("group").first())
     candidates = pl.concat(
         [
             largest_inside.select("cluster_id", "group", "infra_group", pl.lit("inside").alias("reading")),
             holding_half.select("cluster_id", "group", "infra_group", "reading"),
+            union.select("cluster_id", "group", "infra_group", pl.lit("farms").alias("reading")),
         ]
     ).filter(pl.col("infra_group") > HOUSEHOLD)
     if candidates.is_empty():
@@ -99,7 +109,14 @@ def farm_facts(
     # per distinct group.
     inside_keys = candidates.filter(pl.col("reading") == "inside").select("group").unique().sort("group")
     inside_own = _own_counts(inside.join(inside_keys, on="group").select("account_id", pl.col("group").alias("key")), incidences, config, counts)
-    own = pl.concat([inside_own.select(pl.lit("inside").alias("reading"), pl.col("key").alias("group"), "own_objects", "expected_own"), wholes.owned.drop("size")])
+    union_own = _own_counts(farms_inside.select("account_id", "group").rename({"group": "key"}), incidences, config, counts)
+    own = pl.concat(
+        [
+            inside_own.select(pl.lit("inside").alias("reading"), pl.col("key").alias("group"), "own_objects", "expected_own"),
+            union_own.select(pl.lit("farms").alias("reading"), pl.col("key").alias("group"), "own_objects", "expected_own"),
+            wholes.owned.drop("size"),
+        ]
+    )
     scored = candidates.join(own, on=["reading", "group"], how="left").with_columns(pl.col("own_objects").fill_null(0), pl.col("expected_own").fill_null(0.0))
     strand = farm_strand(scored["infra_group"].to_numpy(), scored["own_objects"].to_numpy(), scored["expected_own"].to_numpy())
     return (
@@ -198,6 +215,14 @@ def tie_pairs(infrastructure: pl.DataFrame | None, identity: pl.DataFrame | None
     return pl.concat(tied).unique().sort("source", "target") if tied else None
 
 
+def _farms_inside(inside: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, group, cluster_id``: per cluster with two or more tied groups beyond household size, the members
+    of all of them, as one group named by the lowest of their ids."""
+    big = inside.filter(pl.len().over("cluster_id", "group") > HOUSEHOLD)
+    several = big.filter(pl.col("group").n_unique().over("cluster_id") >= 2)
+    return several.with_columns(pl.col("group").min().over("cluster_id"))
+
+
 def _inside_groups(pairs: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     """``account_id, group, cluster_id``: the groups of members linked by ``pairs`` inside their cluster."""
     return _infra_groups(pairs_inside(pairs, labels)).join(labels.filter(pl.col("cluster_id") >= 0), on="account_id")
@@ -261,7 +286,8 @@ def farm_carve(
     if carrying.is_empty():
         return labels
     members = labels.filter(pl.col("cluster_id") >= 0)
-    in_groups = [_inside_groups(ties, labels).with_columns(pl.lit("inside").alias("reading"))]
+    inside = _inside_groups(ties, labels)
+    in_groups = [inside.with_columns(pl.lit("inside").alias("reading")), _farms_inside(inside).with_columns(pl.lit("farms").alias("reading"))]
     in_groups += [members.join(groups, on="account_id").with_columns(pl.lit(reading).alias("reading")) for reading, groups in (wholes.members if wholes else {}).items()]
     carved = (
         pl.concat([frame.select("account_id", "cluster_id", "reading", "group") for frame in in_groups])

@@ -382,18 +382,55 @@ def test_a_batch_part_filed_with_organic_accounts_is_split_off_them_when_the_who
     assert farm_carve(labels, scored, farm, identity, threshold=0.5).equals(labels)
 
 
+def _batches_world(batches: int, households: int = 0):
+    """Labels, identity pairs and incidences: one cluster (0) of ``batches`` sign-up batches of ten, each tied only
+    inside, pushing six campaign objects together, plus ``households`` households of three tied by a home address."""
+    rng = np.random.default_rng(3)
+    members, pairs = [], []
+    for b in range(batches):
+        batch = [f"s{b}_{i}" for i in range(10)]
+        members += batch
+        pairs += [(batch[i], batch[j]) for i in range(10) for j in range(i + 1, 10)]
+    for h in range(households):
+        home = [f"h{h}_{i}" for i in range(3)]
+        members += home
+        pairs += [(home[i], home[j]) for i in range(3) for j in range(i + 1, 3)]
+    crowd = [f"c{i:03d}" for i in range(400)]
+    ring = [m for m in members if m.startswith("s")]
+    acts = {(a, f"campaign{k}") for k in range(6) for a in rng.choice(ring, int(0.7 * len(ring)), replace=False)}
+    acts |= {(a, f"x{o}") for a in members + crowd for o in rng.integers(0, 300, 10)}
+    incidences = pl.DataFrame(sorted(acts), schema=["account_id", "object"], orient="row").with_columns(
+        pl.col("account_id").cast(pl.Categorical), pl.lit("url").alias("signal")
+    )
+    labels = pl.DataFrame({"account_id": members, "cluster_id": [0] * len(members)})
+    return labels, pl.DataFrame(pairs, schema=["source", "target"], orient="row"), incidences
+
+
+def test_several_batches_in_one_cluster_are_read_together_and_households_are_not_added():
+    # Three batches of ten each hold a third of the campaign objects' actors: none owns them, together they do.
+    labels, identity, incidences = _batches_world(batches=3, households=2)
+    [row] = _farm_facts(labels, identity, incidences).rows(named=True)
+    assert row["reading"] == "farms" and row["infra_group"] == 30 and row["own_objects"] == 6
+    # One batch and two households: the households are no farm to add, so the batch is read alone.
+    labels, identity, incidences = _batches_world(batches=1, households=2)
+    [row] = _farm_facts(labels, identity, incidences).rows(named=True)
+    assert row["reading"] == "inside" and row["infra_group"] == 10
+
+
 def test_the_evidence_names_the_group_that_carried_the_farm_strand():
     from detector.evidence import cluster_evidence
 
-    labels = pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [0, 1, 2]})
+    labels = pl.DataFrame({"account_id": ["a", "b", "c", "d"], "cluster_id": [0, 1, 2, 3]})
     scored = pl.DataFrame(
-        {"cluster_id": [0, 1, 2], "n_accounts": [1, 1, 1], "infra_group": [40, 62, 5], "own_objects": [6, 25, 3],
-         "expected_own": [0.2, 3.8, 0.1], "reading": ["everywhere", "batch", "inside"]}
+        {"cluster_id": [0, 1, 2, 3], "n_accounts": [1, 1, 1, 1], "infra_group": [40, 62, 5, 40], "own_objects": [6, 25, 3, 6],
+         "expected_own": [0.2, 3.8, 0.1, 0.2], "reading": ["everywhere", "batch", "inside", "farms"]}
     )
+
     text = dict(cluster_evidence(scored, labels, [], None, None, None).iter_rows())
     assert text[0].startswith("members of 40 accounts linked through shared addresses or devices")
     assert text[1].startswith("members of a sign-up batch of 62 accounts named from one template, which are most of the actors of 25 objects")
     assert text[2].startswith("the 5 linked through shared addresses, devices or a handle template are most")
+    assert text[3].startswith("the 40 in several groups linked through shared addresses, devices or handle templates are most")
 
 
 def _scattered_farm(flagged: tuple[int, ...] = ()):
