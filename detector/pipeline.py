@@ -53,7 +53,7 @@ from features.coaction import signal_events, signal_names
 from features.cohorts import RUN_MEMBERS, sign_up_runs, template_burst_pairs
 from features.content import copy_candidates, near_duplicate_groups
 from features.infra import shared_infrastructure_pairs
-from features.groups import INCIDENCES, JOINS, MEMBERS, Popularity, group_joins, group_members, on_objects, popularity
+from features.groups import INCIDENCES, JOINS, MEMBERS, Popularity, group_members, on_objects, popularity, tiered_joins
 
 log = logging.getLogger(__name__)
 
@@ -575,14 +575,15 @@ def _expand(
     one that does not becomes noise, unless shared devices, addresses or a sign-up
     template tie it to most of its cluster (``tied_to_most``): a farm's quiet
     account is not an organic account pulled in by a few links. Then each round
-    tests every account outside the confident clusters against each one's own
-    objects (``group_joins``); a round's joins enlarge the clusters (and so their
-    objects) for the next. An account keeps the first cluster it joins.
+    tests the accounts against the flagged clusters' own objects in two tiers
+    (``features.groups.tiered_joins``): the confident clusters (``group_min_score``)
+    every account outside them, the others the accounts outside every flagged
+    cluster; a round's joins enlarge the clusters (and so their objects) for the
+    next. An account keeps the first cluster it joins.
     """
     cfg = config.detector
     flagged = scored.filter("flagged")["cluster_id"].to_list()
-    # Only confident clusters grow: one flagged near the threshold may be a crowd of heavy users.
-    groups = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
+    confident = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
     made = [pl.DataFrame(schema=JOINS)]
     # The merged, compact incidences (``_score`` leaves them in ``evidence.incidences``), let go of there:
     # this function is their last reader. ``coacted`` is keyed like them.
@@ -613,19 +614,13 @@ def _expand(
         labels = labels.with_columns(
             pl.when(pl.col("account_id").is_in(dropped["account_id"].implode())).then(-1).otherwise(pl.col("cluster_id")).alias("cluster_id")
         )
-    for _ in range(cfg.group_rounds if groups else 0):
-        joins = group_joins(
-            incidences,
-            _categorical_ids(labels),
-            groups=groups,
-            max_object_accounts=cfg.max_object_accounts,
-            min_objects=cfg.min_objects,
-            fdr=cfg.fdr,
-            min_lift=cfg.min_lift,
-            min_share=cfg.group_min_share,
-            coacted=coacted,
-            counts=counts,
-        )
+    settings = dict(
+        max_object_accounts=cfg.max_object_accounts, min_objects=cfg.min_objects, fdr=cfg.fdr, min_lift=cfg.min_lift,
+        min_share=cfg.group_min_share, coacted=coacted, counts=counts,
+    )
+    weaker = [cid for cid in flagged if cid not in set(confident)]
+    for _ in range(cfg.group_rounds):
+        joins = tiered_joins(incidences, _categorical_ids(labels), confident=confident, weaker=weaker, **settings)
         if joins.is_empty():
             break
         made.append(joins)

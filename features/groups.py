@@ -34,9 +34,9 @@ Objects acted on by more than ``max_object_accounts`` accounts are left out (as
 in the pair test). Sharing, liking, quoting and replying to a post all count as
 acting on that post (signal ``post``): a post many share is popular for the
 accounts that only like it too, so a crowd of likers of popular posts does not
-make those posts anybody's own. The pipeline runs the test only from groups
-flagged with a high score, so it extends confirmed operators and never creates
-or flags one.
+make those posts anybody's own. The pipeline runs the test only from flagged
+groups (``tiered_joins``), so it extends flagged operators and never creates or
+flags one.
 
 ``own_objects_beyond_chance`` counts, per group, its own objects over the
 whole period (step 1 without the co-action filter) next to the count chance
@@ -183,6 +183,7 @@ def group_joins(
     min_share: float = 0.5,
     coacted: pl.DataFrame | None = None,
     counts: Popularity | None = None,
+    barred: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``JOINS`` rows: accounts outside every one of ``groups`` that act on one group's objects far beyond chance.
 
@@ -190,6 +191,7 @@ def group_joins(
     object it acted on (whole period). ``labels``: ``account_id, cluster_id``.
     Each account appears at most once, with the group it passes for with the
     smallest p-value (see the module docstring). ``counts``: as in ``group_objects``.
+    ``barred`` (``account_id``): accounts not tested at all (nor counted as hypotheses).
     """
     incidences = _on_objects(incidences)
     chosen = labels.filter(pl.col("cluster_id").is_in(groups))
@@ -204,6 +206,8 @@ def group_joins(
     ).select("cluster_id", "signal", (pl.col("hit") / pl.col("total")).alias("q"))
     activity = incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n"))
     outside = activity.join(chosen, on="account_id", how="anti")
+    if barred is not None:
+        outside = outside.join(barred.select("account_id"), on="account_id", how="anti")
     hits = (
         incidences.join(outside.select("account_id").unique(), on="account_id", how="semi")
         .join(owned.select("cluster_id", "signal", "object"), on=["signal", "object"])
@@ -230,6 +234,24 @@ def group_joins(
         .select(list(JOINS))
         .cast(JOINS)
     )
+
+
+def tiered_joins(incidences: pl.DataFrame, labels: pl.DataFrame, *, confident: list[int], weaker: list[int], **test) -> pl.DataFrame:
+    """``JOINS`` rows of one round of the group test over flagged clusters in two tiers.
+
+    The ``confident`` clusters test every account outside them, members of the
+    ``weaker`` flagged clusters included: a weak part of an operator whose
+    confident part owns the same objects belongs with it. Then the ``weaker``
+    ones test the accounts outside every flagged cluster that no confident one
+    took, so they grow too but never take each other's or a confident
+    cluster's members. ``test``: ``group_joins``' settings.
+    """
+    joins = group_joins(incidences, labels, groups=confident, **test) if confident else pl.DataFrame(schema=JOINS)
+    if not weaker:
+        return joins
+    flagged = labels.filter(pl.col("cluster_id").is_in(confident + weaker)).select("account_id")
+    taken = pl.concat([flagged, joins.select(pl.col("account_id").cast(flagged.schema["account_id"]))])
+    return pl.concat([joins, group_joins(incidences, labels, groups=weaker, barred=taken, **test)])
 
 
 MEMBERS: dict[str, pl.DataType] = {

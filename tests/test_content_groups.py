@@ -54,7 +54,11 @@ def test_groups_the_judge_does_not_flag_and_accounts_in_flagged_clusters_stay():
     assert content_groups(labels, scored, evidence, Config(), none_flagged).equals(labels)
     flagged = scored.with_columns(pl.lit(True).alias("flagged"))
     assert content_groups(labels, flagged, evidence, Config(), _flag_all()).equals(labels)
-    off = dataclasses.replace(Config(), cluster=dataclasses.replace(Config().cluster, content_signals=()))
+    off = dataclasses.replace(
+        Config(),
+        cluster=dataclasses.replace(Config().cluster, content_signals=()),
+        detector=dataclasses.replace(Config().detector, group_rounds=0),
+    )
     assert content_groups(labels, scored, evidence, off, _flag_all()).equals(labels)
 
 
@@ -73,7 +77,9 @@ def test_an_account_in_two_signals_groups_goes_with_the_higher_score():
 def test_an_operator_its_resharing_splits_over_organic_crowds_is_found_whole_on_its_links():
     """cascade/crowded seed 2: op8's 52 members posted its links together, but the fused clusters held 23 of them
     (score 0.41), 11 (0.26) and the rest among 16 organic crowds. Without this pass, joining the two parts by the
-    links they share (``detector.families``) flags those 34, and the 18 among the crowds only this pass finds."""
+    links they share (``detector.families``) flags those 34, and the 18 among the crowds this pass finds (the group
+    test, growing the joined cluster, takes them in too since clusters flagged below ``group_min_score`` grow: it is
+    turned off below to see what the pass alone adds)."""
     world = cascade_world("crowded", seed=2)
 
     def run(config: Config):
@@ -87,6 +93,13 @@ def test_an_operator_its_resharing_splits_over_organic_crowds_is_found_whole_on_
     assert accounts.filter(pl.col("cluster_id") == home)["operator_id"].null_count() == 0  # no organic account with it
     assert accounts.filter(pl.col("operator_id").is_null())["flagged"].sum() == 0
     assert detection.counts["content_group_accounts"] >= 51
-    off = dataclasses.replace(Config(), cluster=dataclasses.replace(Config().cluster, content_signals=()))
+    off = dataclasses.replace(
+        Config(),
+        cluster=dataclasses.replace(Config().cluster, content_signals=()),
+        detector=dataclasses.replace(Config().detector, group_rounds=0),
+    )
     _, before = run(off)
     assert before.filter(pl.col("operator_id") == "op8")["flagged"].sum() < members["flagged"].sum() - 10
+    # The group test alone, from the joined parts flagged at 0.5-0.7, finds them as well.
+    _, grown = run(dataclasses.replace(off, detector=Config().detector))
+    assert grown.filter(pl.col("operator_id") == "op8")["flagged"].sum() >= 51

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.groups import JOINS, MEMBERS, benjamini_hochberg_of, group_joins, group_members, group_objects, own_objects_beyond_chance, popularity
+from features.groups import JOINS, MEMBERS, benjamini_hochberg_of, group_joins, group_members, group_objects, own_objects_beyond_chance, popularity, tiered_joins
 
 GROUP = [f"g{i}" for i in range(10)]
 
@@ -48,6 +48,34 @@ def test_a_late_member_joins_and_a_viral_fan_does_not():
     assert joins["account_id"].to_list() == ["late"]
     row = joins.row(0, named=True)
     assert row["cluster_id"] == 0 and row["objects"] == 6 and row["expected"] < 1.0 and row["p_value"] < 1e-3
+
+
+def test_a_barred_account_is_not_tested():
+    incidences, labels = _incidences()
+    assert _joins(incidences, labels, barred=pl.DataFrame({"account_id": ["late"]})).is_empty()
+
+
+def _tiers(late_cluster: int | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The group (cluster 0) and, when ``late_cluster`` is given, ``late`` filed in that cluster with two organic accounts."""
+    incidences, labels = _incidences()
+    if late_cluster is not None:
+        labels = pl.concat([labels, pl.DataFrame({"account_id": ["late", "u1", "u2"], "cluster_id": [late_cluster] * 3})])
+    return incidences, labels
+
+
+def _tiered(incidences: pl.DataFrame, labels: pl.DataFrame, **tiers) -> list[tuple[str, int]]:
+    test = dict(max_object_accounts=1000, min_objects=2, fdr=0.01, min_lift=5.0, min_share=0.5)
+    return tiered_joins(incidences, labels, **tiers, **test).select("account_id", "cluster_id").rows()
+
+
+def test_a_confident_cluster_takes_a_member_of_a_weaker_flagged_one_and_a_weaker_one_does_not():
+    # late sits in cluster 1, flagged below the confident level: the confident group 0 takes it.
+    assert _tiered(*_tiers(late_cluster=1), confident=[0], weaker=[1]) == [("late", 0)]
+    # A weaker group 0 grows with accounts outside flagged clusters, but never takes another flagged cluster's member.
+    assert _tiered(*_tiers(late_cluster=None), confident=[], weaker=[0]) == [("late", 0)]
+    assert _tiered(*_tiers(late_cluster=1), confident=[], weaker=[0, 1]) == []
+    # An unflagged cluster is no bar.
+    assert _tiered(*_tiers(late_cluster=1), confident=[], weaker=[0]) == [("late", 0)]
 
 
 def test_popularity_counted_once_gives_the_same_answers():
