@@ -53,9 +53,8 @@ def sibling_families(labels: pl.DataFrame, coacted: pl.DataFrame, audience: Audi
     if links.is_empty():
         return pl.DataFrame(schema=FAMILIES)
     ids = pl.concat([links["cluster_id"], links["cluster_id_b"]]).unique().sort()
-    index = {cid: i for i, cid in enumerate(ids.to_list())}
-    rows = np.array([index[c] for c in links["cluster_id"].to_list()])
-    cols = np.array([index[c] for c in links["cluster_id_b"].to_list()])
+    rows = ids.search_sorted(links["cluster_id"]).to_numpy()
+    cols = ids.search_sorted(links["cluster_id_b"]).to_numpy()
     graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
     _, component = connected_components(graph, directed=False)
     families = pl.DataFrame({"cluster_id": ids, "component": component})
