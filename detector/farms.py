@@ -56,8 +56,8 @@ def farm_facts(
     hashtag ring of three batches named from one template was cut into its
     batches, each a third of its two tags' actors and so owning nothing beyond
     chance; together they own its tags, and joined, the ring was flagged at
-    0.62 where its parts scored 0.35-0.38); and the whole group of all accounts linked through shared
-    devices or addresses (``everywhere``), or through one sign-up batch's
+    0.62 where its parts scored 0.35-0.38); and the whole group of all accounts
+    linked through shared devices or addresses (``everywhere``), or through one sign-up batch's
     template (``batch``), that holds at least half of the members
     (``whole_groups``). The whole groups keep the two kinds of tie apart: a
     batch's template clique joined to an organic household by one address would

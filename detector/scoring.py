@@ -34,7 +34,8 @@ runs its accounts, each strand a number in [0, 1]:
   that also act together. The size of the largest group of members linked
   through shared devices or addresses or a handle template burst
   (``features.cohorts``), or of several such groups together, or of the whole
-  group a cluster is part of (``detector.farms.farm_facts`` reads each), beyond household size (``1 - exp(-(g - HOUSEHOLD) / FARM_SCALE)``),
+  group a cluster is part of (``detector.farms.farm_facts`` reads each), beyond
+  household size (``1 - exp(-(g - HOUSEHOLD) / FARM_SCALE)``),
   times how far that group's own objects are beyond chance: the Poisson tail
   ``p = P(Poisson(expected) >= own)`` as evidence ``-log10 p``, saturating
   (``1 - exp(-(-log10 p) / FARM_EVIDENCE_SCALE)``, 63% at the 1% level;
