@@ -584,6 +584,7 @@ def _expand(
     cfg = config.detector
     flagged = scored.filter("flagged")["cluster_id"].to_list()
     confident = scored.filter(pl.col("flagged") & (pl.col("score") >= cfg.group_min_score))["cluster_id"].to_list()
+    weaker = scored.filter(pl.col("flagged") & (pl.col("score") < cfg.group_min_score))["cluster_id"].to_list()
     made = [pl.DataFrame(schema=JOINS)]
     # The merged, compact incidences (``_score`` leaves them in ``evidence.incidences``), let go of there:
     # this function is their last reader. ``coacted`` is keyed like them.
@@ -618,7 +619,6 @@ def _expand(
         max_object_accounts=cfg.max_object_accounts, min_objects=cfg.min_objects, fdr=cfg.fdr, min_lift=cfg.min_lift,
         min_share=cfg.group_min_share, coacted=coacted, counts=counts,
     )
-    weaker = [cid for cid in flagged if cid not in set(confident)]
     for _ in range(cfg.group_rounds):
         joins = tiered_joins(incidences, _categorical_ids(labels), confident=confident, weaker=weaker, **settings)
         if joins.is_empty():

@@ -107,12 +107,14 @@ class Popularity:
 
     They depend on the incidences alone, not on the groups, so a run that tests
     many sets of groups against the same incidences counts them once: each
-    object's count was most of a test's time at 10M events (0.9 s of 2 s).
+    object's count was most of a test's time at 10M events (0.9 s of 2 s), and
+    each account's acts were counted again in every call (up to five a run).
     """
 
     objects: pl.DataFrame  # signal, object, object_accounts: each object's distinct actors
     totals: pl.DataFrame  # signal, total: each signal's (account, object) acts
     sizes: pl.DataFrame  # signal, object_accounts, objects: how many objects have that many actors
+    activity: pl.DataFrame  # account_id, signal, n: each account's acts in each signal
 
 
 def popularity(incidences: pl.DataFrame) -> Popularity:
@@ -123,6 +125,7 @@ def popularity(incidences: pl.DataFrame) -> Popularity:
         objects=objects,
         totals=incidences.group_by("signal").agg(pl.len().cast(pl.Float64).alias("total")),
         sizes=objects.group_by("signal", "object_accounts").agg(pl.len().alias("objects")),
+        activity=incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n")),
     )
 
 
@@ -204,8 +207,7 @@ def group_joins(
     q = owned.group_by("cluster_id", "signal").agg(pl.col("object_accounts").sum().cast(pl.Float64).alias("hit")).join(
         counts.totals, on="signal"
     ).select("cluster_id", "signal", (pl.col("hit") / pl.col("total")).alias("q"))
-    activity = incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n"))
-    outside = activity.join(chosen, on="account_id", how="anti")
+    outside = counts.activity.join(chosen, on="account_id", how="anti")
     if barred is not None:
         outside = outside.join(barred.select("account_id"), on="account_id", how="anti")
     hits = (
@@ -309,7 +311,7 @@ def group_members(
         incidences, chosen, max_object_accounts=max_object_accounts, min_lift=min_lift, min_share=min_share, coacted=coacted, counts=counts
     ).filter(pl.col("members") >= 3)
     members = chosen.join(owned.select("cluster_id").unique(), on="cluster_id", how="semi")
-    activity = members.join(incidences.group_by("account_id", "signal").agg(pl.len().cast(pl.Float64).alias("n")), on="account_id")
+    activity = members.join(counts.activity, on="account_id")
     per_signal = (
         incidences.join(members, on="account_id")
         .join(owned.select("cluster_id", "signal", "object"), on=["cluster_id", "signal", "object"])
